@@ -569,18 +569,35 @@ def _pixels(
         im = im.convert("RGBA")  # palette or colour-key transparency becomes a channel
         mode = "RGBA"
     if mode == "RGB":
-        return np.asarray(im), None, notes
+        return _as_array(im), None, notes
     if mode == "RGBA":
-        rgba = np.asarray(im)
+        rgba = _as_array(im)
         return cv2.cvtColor(rgba, cv2.COLOR_RGBA2RGB), rgba[:, :, 3] > 0, notes
     if mode == "LA":
-        gray_alpha = np.asarray(im)
+        gray_alpha = _as_array(im)
         return _gray_to_rgb(gray_alpha[:, :, 0]), gray_alpha[:, :, 1] > 0, notes
     if mode == "L":
-        return _gray_to_rgb(np.asarray(im)), None, notes
+        return _gray_to_rgb(_as_array(im)), None, notes
     if mode in _CONVERSION_NOTES:
         notes.append(_CONVERSION_NOTES[mode])
-    return np.asarray(im.convert("RGB")), None, notes
+    return _as_array(im.convert("RGB")), None, notes
+
+
+def _as_array(im: PIL.Image.Image) -> np.ndarray:
+    """``np.asarray(im)``, copied out a strip of about 1 MB at a time.
+
+    ``np.asarray`` goes through ``im.tobytes()``, which builds the whole image as a
+    list of chunks and then joins them: two temporary full-size copies. Strips
+    that fit in the cache cost no extra memory and are about 3x faster.
+    """
+    width, height = im.size
+    rows = max(1, 2**20 // (4 * width))
+    first = np.asarray(im.crop((0, 0, width, min(rows, height))))
+    array = np.empty((height, *first.shape[1:]), first.dtype)
+    array[:rows] = first
+    for top in range(rows, height, rows):
+        array[top : top + rows] = np.asarray(im.crop((0, top, width, min(top + rows, height))))
+    return array
 
 
 def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
@@ -627,7 +644,7 @@ def _scale_16_to_8(values: np.ndarray) -> np.ndarray:
 
 def _high_depth_gray(im: PIL.Image.Image) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """16-bit, 32-bit integer or floating-point gray to 8-bit RGB; see load_image's Notes."""
-    values = np.asarray(im)
+    values = _as_array(im)
     key = im.info.get("transparency")
     opaque = values != key if isinstance(key, int) else None
     if im.mode.startswith("I;16"):
