@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import struct
 import time
@@ -147,8 +148,6 @@ def test_a_path_is_not_left_open(tmp_path):
         warnings.simplefilter("error", ResourceWarning)
         load_image(path)
         read_size(path)
-        import gc
-
         gc.collect()
 
 
@@ -356,6 +355,30 @@ def test_32_bit_integers(values, expected):
     assert image.rgb[0, :, 0].tolist() == expected
 
 
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "I;16"])
+def test_large_images_are_copied_out_whole(mode):
+    """Pixels are copied out of Pillow in strips: check several strips and the last, short one."""
+    rng = np.random.default_rng(5)
+    channels = {"RGB": 3, "RGBA": 4}.get(mode)
+    shape = (300, 2048) if channels is None else (300, 2048, channels)
+    if mode == "I;16":
+        values = rng.integers(0, 65536, shape, dtype=np.uint16)
+        stored = PIL.Image.frombytes(mode, (2048, 300), values.astype("<u2").tobytes())
+    else:
+        values = rng.integers(0, 256, shape, dtype=np.uint8)
+        stored = PIL.Image.fromarray(values, mode)
+    image = load_image(encode(stored, "PNG", compress_level=1))
+    if mode == "I;16":
+        expected = (values.astype(np.int64) * 255 + 32767) // 65535
+        np.testing.assert_array_equal(image.rgb[:, :, 1], expected)
+    elif mode == "L":
+        np.testing.assert_array_equal(image.rgb[:, :, 2], values)
+    else:
+        np.testing.assert_array_equal(image.rgb, values[:, :, :3])
+    if mode == "RGBA":
+        np.testing.assert_array_equal(image.alpha, values[:, :, 3] > 0)
+
+
 # --- EXIF orientation ---------------------------------------------------------------------
 
 
@@ -407,6 +430,29 @@ def test_orientation_applies_to_alpha_and_to_sixteen_bit_colour():
     assert image.alpha[3, 0] and image.alpha.sum() == 1
 
 
+def test_png_exif_after_the_pixels_is_found():
+    exif = PIL.Image.Exif()
+    exif[0x0112] = 3
+    data = encode(asymmetric(), "PNG")
+    iend = data.rindex(b"IEND") - 4
+    data = data[:iend] + png_chunk(b"eXIf", exif.tobytes()[6:]) + data[iend:]
+    image = load_image(data)
+    assert image.exif_rotated
+    np.testing.assert_array_equal(image.rgb, np.asarray(asymmetric())[::-1, ::-1])
+
+
+def test_damaged_exif_keeps_the_pixels():
+    data = encode(asymmetric(), "PNG")
+    idat = data.index(b"IDAT") - 4
+    data = data[:idat] + png_chunk(b"eXIf", b"MM\x00\x2a\xff\xff\xff\xff") + data[idat:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pillow's "Corrupt EXIF data" warning, now raised
+        image = load_image(data)
+    assert not image.exif_rotated
+    assert "Its EXIF metadata is damaged, so any orientation in it was ignored." in image.notes
+    np.testing.assert_array_equal(image.rgb, np.asarray(asymmetric()))
+
+
 def test_read_size_is_the_stored_size():
     exif = PIL.Image.Exif()
     exif[0x0112] = 6
@@ -436,6 +482,14 @@ def test_only_the_first_frame_is_used(kind, options, note):
     assert image.frames == 3
     assert note in image.notes
     assert image.rgb[0, 0].tolist() == list(RED)
+
+
+def test_multi_picture_jpeg_counts_as_jpeg():
+    first, second, _ = three_frames()
+    image = load_image(encode(first, "MPO", save_all=True, append_images=[second]))
+    assert image.format == "JPEG" and image.frames == 2
+    assert "Multi-picture JPEG: only the first of 2 pictures is used." in image.notes
+    assert np.abs(image.rgb[0, 0].astype(int) - RED).max() <= 2
 
 
 # --- errors -------------------------------------------------------------------------------
