@@ -374,7 +374,7 @@ def _binary_stream(source: Any) -> Iterator[IO[bytes]]:
     elif hasattr(source, "read"):
         if isinstance(source.read(0), str):
             raise TypeError("The file was opened in text mode; open it in binary mode ('rb').")
-        yield _seekable(source)
+        yield _read_from_start(source)
     elif isinstance(source, np.ndarray):
         raise TypeError(
             "load_image reads encoded files (bytes, a path or a file object); for pixels "
@@ -387,12 +387,12 @@ def _binary_stream(source: Any) -> Iterator[IO[bytes]]:
         )
 
 
-def _seekable(file: Any) -> IO[bytes]:
-    # Read from the start even if someone read the upload before us, as Pillow does.
+def _read_from_start(file: Any) -> IO[bytes]:
+    # From the start, even if someone read the upload before us, as Pillow does; and
+    # into our own copy, because closing Pillow's image closes its stream.
     try:
         if file.seekable():
             file.seek(0)
-            return file
     except (AttributeError, OSError):
         pass
     return io.BytesIO(file.read())
@@ -530,6 +530,7 @@ def _decode(header: PIL.ImageFile.ImageFile, stream: IO[bytes]) -> Image:
     orientation, orientation_notes = _exif_orientation(header, stream)
     rgb, alpha, notes = _pixels(header, stream)
     upright_already = _exif_orientation(header, stream)[0] != orientation
+    header.close()  # frees Pillow's copy of the pixels before we make a turned one
     if orientation != 1 and not upright_already:
         rgb = _orient(rgb, orientation)
         alpha = None if alpha is None else _orient(alpha.view(np.uint8), orientation).view(bool)
