@@ -244,8 +244,10 @@ def load_image(source: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
       and otherwise stretched from their smallest to their largest value. NaN and
       infinite pixels are treated as transparent rather than guessed at.
 
-    Only the first frame of an animation (or page of a multi-page TIFF) is used.
-    Pillow's own safety settings are left as they are: truncated files stay errors.
+    Embedded colour profiles (ICC) are not applied: pixels are taken as sRGB. Only
+    the first frame of an animation (or page of a multi-page TIFF) is used. The
+    content decides the format, never the file name. Pillow's global settings are
+    left as they are, so truncated files stay errors rather than turning grey.
 
     Examples
     --------

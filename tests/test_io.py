@@ -292,6 +292,8 @@ def test_sixteen_bit_scaling_is_exact_for_every_value():
 
 @pytest.mark.parametrize("extension", [".png", ".tiff"])
 def test_sixteen_bit_colour_is_read_exactly(extension):
+    """Regression: looking for a PNG's EXIF through Pillow decoded it at 8 bits first,
+    which silently turned off this exact path (129 came out as 0)."""
     rgb = np.zeros((2, 3, 3), np.uint16)
     rgb[0, 0] = (65535, 32768, 129)
     rgb[1, 2] = (200, 0, 65535)
@@ -391,6 +393,8 @@ def asymmetric() -> PIL.Image.Image:
 @pytest.mark.parametrize("orientation", range(1, 9))
 @pytest.mark.parametrize("kind", ["PNG", "TIFF", "WEBP"])
 def test_orientation_matches_pillows_exif_transpose(kind, orientation):
+    """Regression: Pillow's TIFF decoder turns a single-page TIFF upright by itself (and
+    drops the tag), and kseg turned it a second time."""
     exif = PIL.Image.Exif()
     exif[0x0112] = orientation
     options = {"lossless": True} if kind == "WEBP" else {}
