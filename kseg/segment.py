@@ -1,0 +1,463 @@
+"""Image -> k colour segments: the histogram engine and OpenCV's reference recipe."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import cv2
+import numpy as np
+
+from kseg import spaces
+from kseg.errors import ImageError
+from kseg.histogram import ColorHistogram
+from kseg.kmeans import _check_criteria, _check_init, _check_int, _lloyd, _run_attempts
+
+__all__ = ["ENGINES", "PaletteEntry", "Segmentation", "elbow", "segment", "suggest_k"]
+
+ENGINES = ("histogram", "opencv")
+MAX_K = 256
+# Below this many distinct colours the attempts run on the exact colours directly.
+_COARSE_MIN_COLORS = 20_000
+_COARSE_BITS = 5  # 32 levels per channel: at most 32768 coarse colours
+_REFINED_ATTEMPTS = 2  # best coarse attempts refined on the exact colours
+
+
+@dataclass(frozen=True)
+class PaletteEntry:
+    """One cluster: its colour and how much of the image it covers."""
+
+    index: int
+    rgb: tuple[int, int, int]
+    hex: str
+    count: int
+    share: float
+    center: tuple[float, float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "hex": self.hex,
+            "rgb": list(self.rgb),
+            "count": self.count,
+            "share": round(self.share, 6),
+            "center": [round(v, 4) for v in self.center],
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Segmentation:
+    """The result of :func:`segment`.
+
+    Clusters are numbered by decreasing pixel count: label 0 is the largest.
+
+    Attributes
+    ----------
+    centers : (c, 3) float64 ndarray
+        Cluster centres in ``color_space`` (HSV: hue in degrees, S and V in 0..100).
+    centers_rgb : (c, 3) uint8 ndarray
+        The colour each cluster is painted with.
+    counts : (c,) int64 ndarray
+        Opaque pixels in each cluster.
+    shares : (c,) float64 ndarray
+        ``counts`` as fractions of the opaque pixels.
+    compactness : float
+        Sum over all opaque pixels of the squared distance to their centre, in
+        ``color_space`` (cv2.kmeans's compactness).
+    n_iter : int
+        Centre updates of the winning run (for the histogram engine, on the exact
+        colours); -1 for the opencv engine, as cv2.kmeans does not report it.
+    seconds : float
+        Wall time of :func:`segment`.
+    warnings : tuple of str
+        Plain-English notes on degenerate outcomes (fewer clusters than asked).
+    params : dict
+        The parameters that produced this result, enough to reproduce it.
+    """
+
+    centers: np.ndarray
+    centers_rgb: np.ndarray
+    counts: np.ndarray
+    shares: np.ndarray
+    compactness: float
+    n_iter: int
+    seconds: float
+    warnings: tuple[str, ...]
+    params: dict[str, Any]
+    histogram: ColorHistogram = field(repr=False)
+    _color_labels: np.ndarray | None = field(default=None, repr=False)
+    _pixel_labels: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def k(self) -> int:
+        """Number of clusters returned (at most the k asked for)."""
+        return int(self.centers.shape[0])
+
+    @property
+    def color_space(self) -> str:
+        return self.params["color_space"]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.histogram.shape
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        """(H, W) int16 cluster label of every pixel; -1 where it is transparent."""
+        if self._pixel_labels is not None:
+            return self._pixel_labels
+        return self.histogram.label_pixels(self._color_labels)
+
+    def preview_labels(self, max_side: int | None = None) -> np.ndarray:
+        """Labels of a nearest-neighbour downscale whose longer side is at most ``max_side``."""
+        if max_side is None or max(self.shape) <= max_side:
+            return self.labels
+        rows, cols = preview_index(self.shape, max_side)
+        if self._pixel_labels is not None or "labels" in self.__dict__:
+            return self.labels[rows][:, cols]
+        return self.histogram.label_pixels(self._color_labels, rows=rows, cols=cols)
+
+    def segmented_image(self, max_side: int | None = None) -> np.ndarray:
+        """Every pixel painted with its cluster's colour.
+
+        Returns (h, w, 3) uint8 RGB, or (h, w, 4) RGBA with transparent pixels
+        kept transparent when the image has any.
+        """
+        return paint(
+            self.preview_labels(max_side), self.centers_rgb, self.histogram.alpha is not None
+        )
+
+    def mask(self, clusters, max_side: int | None = None) -> np.ndarray:
+        """(h, w) bool mask of the pixels in one cluster or a list of clusters."""
+        wanted = np.atleast_1d(np.asarray(clusters, dtype=np.int64))
+        bad = wanted[(wanted < 0) | (wanted >= self.k)]
+        if bad.size:
+            raise ValueError(f"Cluster {int(bad[0])} does not exist; clusters are 0..{self.k - 1}.")
+        table = np.zeros(self.k + 1, dtype=bool)  # the extra entry is label -1 (transparent)
+        table[wanted] = True
+        return table[self.preview_labels(max_side)]
+
+    def palette(self) -> list[PaletteEntry]:
+        """The clusters as palette entries, largest first."""
+        return [
+            PaletteEntry(
+                index=i,
+                rgb=tuple(int(v) for v in self.centers_rgb[i]),
+                hex="#{:02x}{:02x}{:02x}".format(*(int(v) for v in self.centers_rgb[i])),
+                count=int(self.counts[i]),
+                share=float(self.shares[i]),
+                center=tuple(float(v) for v in self.centers[i]),
+            )
+            for i in range(self.k)
+        ]
+
+
+def segment(
+    image,
+    k: int = 4,
+    *,
+    init="k-means++",
+    attempts: int = 10,
+    max_iter: int = 20,
+    eps: float = 0.1,
+    criteria: str = "eps+max_iter",
+    color_space: str = "rgb",
+    seed: int = 0,
+    engine: str = "histogram",
+) -> Segmentation:
+    """Segment an image into k colour clusters by k-means.
+
+    Parameters
+    ----------
+    image : kseg Image, (H, W, 3) uint8 ndarray or ColorHistogram
+        Pass a :class:`ColorHistogram` to reuse one image's histogram across calls.
+    k : int
+        Clusters, 1..256. If the image has fewer distinct colours, fewer come
+        back and ``warnings`` says so.
+    init : {"k-means++", "random"} or (k, 3) array_like
+        Starting centres; an array is read in ``color_space`` (HSV as H in
+        degrees, S, V in 0..100). With ``max_iter=0`` it is applied unchanged:
+        a saved palette mapped onto a new image.
+    attempts, max_iter, eps, criteria, seed
+        As in :func:`kseg.kmeans` (and cv2.kmeans).
+    color_space : {"rgb", "lab", "hsv"}
+        Where distances are measured; see :mod:`kseg.spaces`.
+    engine : {"histogram", "opencv"}
+        ``"histogram"``: weighted k-means over the distinct colours. The
+        attempts run on a coarse summary (colours averaged over 32 levels per
+        channel), and the two best are refined on the exact colours with the
+        same criteria. ``"opencv"``: the classic recipe, cv2.kmeans on every
+        opaque pixel (slow; for comparison).
+
+    Returns
+    -------
+    Segmentation
+
+    Raises
+    ------
+    ValueError
+        For parameters out of range.
+    ImageError
+        When no pixel is opaque.
+    """
+    start = time.perf_counter()
+    space = spaces.check_space(color_space)
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}.")
+    k = _check_int("k", k, low=1)
+    if k > MAX_K:
+        raise ValueError(f"k must be at most {MAX_K}; got {k}.")
+    max_iter_eff, eps2 = _check_criteria(criteria, max_iter, eps)
+    attempts = _check_int("attempts", attempts, low=1)
+    seed = _check_int("seed", seed, low=0)
+    given = None if isinstance(init, str) else _given_centers(init, k, space)
+    if given is None:
+        _check_init(init, k, 3)
+    hist = ColorHistogram.from_image(image)
+    if hist.n_colors == 0:
+        raise ImageError("Every pixel is fully transparent, so there is nothing to segment.")
+    params = {
+        "k": k,
+        "init": init if isinstance(init, str) else given.tolist(),
+        "attempts": attempts,
+        "max_iter": int(max_iter),
+        "eps": float(eps),
+        "criteria": criteria,
+        "color_space": space,
+        "seed": seed,
+        "engine": engine,
+    }
+    notes = []
+    k_run = k
+    if given is None and hist.n_colors < k:
+        k_run = hist.n_colors
+        notes.append(
+            f"k={k} was asked for, but the image has only {hist.n_colors} distinct "
+            f"colour{'s' if hist.n_colors != 1 else ''}, so {k_run} cluster"
+            f"{'s come' if k_run != 1 else ' comes'} back."
+        )
+    run_init = given if given is not None else init
+    if engine == "opencv":
+        centers, color_labels, pixel_labels, n_iter, compactness = _opencv(
+            hist, k_run, run_init, attempts, max_iter_eff, eps, criteria, space, seed
+        )
+    else:
+        centers, color_labels, n_iter, compactness = _histogram(
+            hist, k_run, run_init, attempts, max_iter_eff, eps2, space, seed
+        )
+        pixel_labels = None
+    return _finish(
+        hist, centers, color_labels, pixel_labels, n_iter, compactness, space, notes, params, start
+    )
+
+
+def elbow(
+    image, ks=range(2, 13), *, attempts: int = 3, color_space: str = "rgb", seed: int = 0, **kwargs
+) -> dict[int, float]:
+    """Compactness for each k in ``ks``, reusing one histogram: the data for an elbow chart.
+
+    Other keyword arguments go to :func:`segment`. Returns ``{k: compactness}``.
+    """
+    hist = ColorHistogram.from_image(image)
+    return {
+        int(k): segment(
+            hist, int(k), attempts=attempts, color_space=color_space, seed=seed, **kwargs
+        ).compactness
+        for k in ks
+    }
+
+
+def suggest_k(curve: dict[int, float]) -> int:
+    """The elbow of a compactness curve: the k farthest below the chord from first to last.
+
+    Uses the Kneedle idea on a log scale of compactness, which suits its fast decay.
+    """
+    ks = np.array(sorted(curve), dtype=np.float64)
+    if ks.size < 3:
+        return int(ks[0])
+    values = np.log(np.maximum([curve[int(k)] for k in ks], 1e-12))
+    x = (ks - ks[0]) / (ks[-1] - ks[0])
+    span = values[0] - values[-1]
+    if span <= 0:
+        return int(ks[0])
+    y = (values[0] - values) / span
+    return int(ks[int(np.argmax(y - x))])
+
+
+def preview_index(shape: tuple[int, int], max_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of a nearest-neighbour downscale to at most ``max_side``."""
+    height, width = shape
+    scale = min(1.0, max_side / max(height, width))
+    out_h, out_w = max(1, round(height * scale)), max(1, round(width * scale))
+    rows = np.minimum(((np.arange(out_h) + 0.5) * (height / out_h)).astype(np.intp), height - 1)
+    cols = np.minimum(((np.arange(out_w) + 0.5) * (width / out_w)).astype(np.intp), width - 1)
+    return rows, cols
+
+
+def paint(labels: np.ndarray, colors: np.ndarray, transparent: bool) -> np.ndarray:
+    """Paint labels with colours; label -1 becomes transparent (RGBA) or black (RGB)."""
+    channels = 4 if transparent else 3
+    table = np.zeros((colors.shape[0] + 1, channels), dtype=np.uint8)
+    table[:-1, :3] = colors
+    if transparent:
+        table[:-1, 3] = 255
+    return table[labels]
+
+
+def _given_centers(init, k, space) -> np.ndarray:
+    centers = np.array(init, dtype=np.float64)
+    if centers.shape != (k, 3):
+        raise ValueError(f"init centres must have shape ({k}, 3) for k={k}; got {centers.shape}.")
+    if not np.isfinite(centers).all():
+        raise ValueError("init centres must be finite.")
+    if space == "hsv":  # (H, S, V) as people write them -> the cylinder's coordinates
+        angle = np.deg2rad(centers[:, 0])
+        centers = np.stack(
+            [centers[:, 1] * np.cos(angle), centers[:, 1] * np.sin(angle), centers[:, 2]], axis=1
+        )
+    return np.ascontiguousarray(centers)
+
+
+def _histogram(hist, k, init, attempts, max_iter, eps2, space, seed):
+    X = hist.features(space)
+    w = hist.weights
+    if isinstance(init, np.ndarray):
+        centers, labels, n_iter, compactness = _lloyd(X, w, init, max_iter, eps2)
+        return centers, labels, n_iter, compactness
+    if hist.n_colors >= _COARSE_MIN_COLORS:
+        Xc, wc = _coarse_summary(hist, space)
+        runs = _run_attempts(Xc, wc, k, init, attempts, max_iter, eps2, seed)
+        runs.sort(key=lambda run: run.compactness)
+        starts = [run.centers for run in runs[:_REFINED_ATTEMPTS]]
+    else:
+        runs = _run_attempts(X, w, k, init, attempts, max_iter, eps2, seed)
+        best = min(runs, key=lambda run: run.compactness)
+        return best.centers, best.labels, best.n_iter, best.compactness
+    best = None
+    for start in starts:
+        result = _lloyd(X, w, start, max_iter, eps2)
+        if best is None or result[3] < best[3]:
+            best = result
+    return best
+
+
+def _coarse_summary(hist, space):
+    """The distinct colours averaged within 32x32x32 RGB cells: (C, 3) points, (C,) weights."""
+
+    def build():
+        shift = 8 - _COARSE_BITS
+        c = (hist.colors >> shift).astype(np.intp)
+        cell = (c[:, 0] << (2 * _COARSE_BITS)) | (c[:, 1] << _COARSE_BITS) | c[:, 2]
+        size = 1 << (3 * _COARSE_BITS)
+        w = hist.weights
+        wsum = np.bincount(cell, weights=w, minlength=size)
+        used = np.flatnonzero(wsum)
+        X = hist.features(space)
+        points = np.empty((used.size, 3))
+        for j in range(3):
+            points[:, j] = np.bincount(cell, weights=w * X[:, j], minlength=size)[used]
+        points /= wsum[used, None]
+        return np.ascontiguousarray(points), np.ascontiguousarray(wsum[used])
+
+    return hist.cached(f"coarse/{space}", build)
+
+
+def _opencv(hist, k, init, attempts, max_iter, eps, criteria, space, seed):
+    """The classic recipe: cv2.kmeans on every opaque pixel, as float32."""
+    rgb = hist.rgb.reshape(-1, 3)
+    opaque = None if hist.alpha is None else hist.alpha.reshape(-1)
+    pixels = rgb if opaque is None else rgb[opaque]
+    data = spaces.to_features(pixels, space).astype(np.float32)
+    kind = {
+        "eps+max_iter": cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER,
+        "eps": cv2.TERM_CRITERIA_EPS,
+        "max_iter": cv2.TERM_CRITERIA_MAX_ITER,
+    }[criteria]
+    cv2.setRNGSeed(seed)
+    if isinstance(init, np.ndarray):
+        start = _nearest(data, init.astype(np.float32))
+        if max_iter == 0:
+            centers = init.astype(np.float32)
+            labels = start
+        else:
+            _, labels, centers = cv2.kmeans(
+                data,
+                k,
+                start.reshape(-1, 1),
+                (kind, max_iter, eps),
+                1,
+                cv2.KMEANS_USE_INITIAL_LABELS,
+            )
+    else:
+        flags = cv2.KMEANS_PP_CENTERS if init == "k-means++" else cv2.KMEANS_RANDOM_CENTERS
+        _, labels, centers = cv2.kmeans(data, k, None, (kind, max_iter, eps), attempts, flags)
+    labels = labels.reshape(-1).astype(np.int32)
+    centers = centers.astype(np.float64)
+    # Compactness in float64 from cv2's own labels, comparable with the histogram engine's.
+    compactness = 0.0
+    for lo in range(0, data.shape[0], 1 << 20):
+        diff = data[lo : lo + (1 << 20)].astype(np.float64) - centers[labels[lo : lo + (1 << 20)]]
+        compactness += float(np.einsum("ij,ij->", diff, diff))
+    pixel_labels = np.full(rgb.shape[0], -1, dtype=np.int16)
+    if opaque is None:
+        pixel_labels[:] = labels
+    else:
+        pixel_labels[opaque] = labels
+    return centers, None, pixel_labels.reshape(hist.shape), -1, compactness  # cv2: n_iter unknown
+
+
+def _nearest(data, centers):
+    best = np.full(data.shape[0], np.inf, dtype=np.float32)
+    labels = np.zeros(data.shape[0], dtype=np.int32)
+    for j, c in enumerate(centers):
+        diff = data - c
+        d2 = np.einsum("ij,ij->i", diff, diff)
+        closer = d2 < best
+        best[closer] = d2[closer]
+        labels[closer] = j
+    return labels
+
+
+def _finish(
+    hist, centers, color_labels, pixel_labels, n_iter, compactness, space, notes, params, start
+) -> Segmentation:
+    """Order clusters by size, drop empty ones, and package the result."""
+    k = centers.shape[0]
+    if color_labels is not None:
+        counts = np.bincount(color_labels, weights=hist.counts, minlength=k).astype(np.int64)
+    else:
+        counts = np.bincount(pixel_labels[pixel_labels >= 0].ravel(), minlength=k).astype(np.int64)
+    order = np.argsort(-counts, kind="stable")
+    order = order[counts[order] > 0]
+    if order.size < k and not notes:
+        notes.append(
+            f"{k - order.size} of the {k} clusters ended up empty and were dropped; "
+            f"{order.size} come back."
+        )
+    relabel = np.full(k + 1, -1, dtype=np.int16)  # the extra entry keeps -1 as -1
+    relabel[order] = np.arange(order.size, dtype=np.int16)
+    if color_labels is not None:
+        color_labels = relabel[color_labels]
+    if pixel_labels is not None:
+        pixel_labels = relabel[pixel_labels]
+    centers = centers[order]
+    counts = counts[order]
+    if not math.isfinite(compactness):
+        raise RuntimeError("k-means produced a non-finite compactness; please report this image.")
+    return Segmentation(
+        centers=spaces.features_to_centers(centers, space),
+        centers_rgb=spaces.centers_to_rgb(centers, space),
+        counts=counts,
+        shares=counts / max(int(counts.sum()), 1),
+        compactness=float(compactness),
+        n_iter=int(n_iter),
+        seconds=time.perf_counter() - start,
+        warnings=tuple(notes),
+        params=params,
+        histogram=hist,
+        _color_labels=color_labels,
+        _pixel_labels=pixel_labels,
+    )
