@@ -1,0 +1,259 @@
+"""The command line: ``kseg segment``, ``kseg elbow`` (and ``python -m kseg``).
+
+Exit status: 0 when every file was done, 1 when any file failed (the others are
+still done), 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from kseg import export
+from kseg.errors import ImageError
+from kseg.histogram import ColorHistogram
+from kseg.io import load_image
+from kseg.kmeans import CRITERIA
+from kseg.segment import ENGINES, MAX_K, elbow, segment, suggest_k
+from kseg.spaces import COLOR_SPACES
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse exits 2 on bad usage and 0 on --help
+        return int(exit_.code or 0)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    return args.run(args, parser)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kseg", description="Fast, exact k-means colour segmentation of photos."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    seg = sub.add_parser(
+        "segment",
+        help="segment images into k colours",
+        description="Write each image's segmented PNG (and optionally labels and palette).",
+    )
+    seg.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    seg.add_argument("-k", type=_k_value, default=4, help="number of colour clusters (default 4)")
+    seg.add_argument(
+        "--init",
+        default="k-means++",
+        metavar="k-means++|random|PALETTE.json",
+        help="how clusters start, or a palette JSON from --palette (default k-means++)",
+    )
+    seg.add_argument("--attempts", type=_positive_int, default=10)
+    seg.add_argument("--max-iter", type=_non_negative_int, default=20)
+    seg.add_argument("--eps", type=_non_negative_float, default=0.1)
+    seg.add_argument("--criteria", choices=CRITERIA, default="eps+max_iter")
+    seg.add_argument("--color-space", choices=COLOR_SPACES, default="rgb")
+    seg.add_argument("--seed", type=_non_negative_int, default=0)
+    seg.add_argument("--engine", choices=ENGINES, default="histogram")
+    seg.add_argument("--labels", action="store_true", help="also write a label map PNG")
+    seg.add_argument("--palette", action="store_true", help="also write a palette JSON")
+    seg.add_argument("-o", "--outdir", type=Path, required=True, metavar="OUTDIR")
+    seg.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    seg.set_defaults(run=_run_segment)
+
+    elb = sub.add_parser(
+        "elbow", help="compactness for each k", description="Print compactness per k."
+    )
+    elb.add_argument("image", type=Path, metavar="IMAGE")
+    elb.add_argument("--ks", type=_k_range, default=range(2, 13), help="range of k (default 2-12)")
+    elb.add_argument("--attempts", type=_positive_int, default=3)
+    elb.add_argument("--color-space", choices=COLOR_SPACES, default="rgb")
+    elb.add_argument("--seed", type=_non_negative_int, default=0)
+    elb.set_defaults(run=_run_elbow)
+    return parser
+
+
+def _run_segment(args, parser) -> int:
+    init = args.init
+    if init not in ("k-means++", "random"):
+        try:
+            init = export.load_palette(Path(init), args.color_space)
+        except ValueError as err:
+            parser.print_usage(sys.stderr)
+            print(f"kseg segment: error: --init: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        if args.k != len(init):
+            print(f"kseg: using k={len(init)} from the palette.", file=sys.stderr)
+        args.k = len(init)
+    try:
+        args.outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        print(
+            f"kseg: cannot create the output folder {args.outdir}: {err.strerror}.", file=sys.stderr
+        )
+        return EXIT_FAILED
+    failed = 0
+    taken: set[str] = set()
+    progress = _Progress(len(args.images), enabled=not args.quiet and len(args.images) > 1)
+    for path in args.images:
+        stem = _unique_stem(path, taken)
+        try:
+            image = load_image(path)
+            seg = segment(
+                image,
+                args.k,
+                init=init,
+                attempts=args.attempts,
+                max_iter=args.max_iter,
+                eps=args.eps,
+                criteria=args.criteria,
+                color_space=args.color_space,
+                seed=args.seed,
+                engine=args.engine,
+            )
+            (args.outdir / f"{stem}.segmented.png").write_bytes(
+                export.encode_png(seg.segmented_image())
+            )
+            if args.labels:
+                (args.outdir / f"{stem}.labels.png").write_bytes(export.label_map_png(seg))
+            if args.palette:
+                (args.outdir / f"{stem}.palette.json").write_text(
+                    export.palette_json(seg), encoding="utf-8"
+                )
+            for note in (*image.notes, *seg.warnings):
+                progress.message(f"kseg: {path}: {note}")
+        except (ImageError, OSError) as err:
+            failed += 1
+            reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+            progress.message(f"kseg: {path}: {reason}")
+        progress.advance()
+    progress.close()
+    if failed:
+        print(f"kseg: {failed} of {len(args.images)} files failed.", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _run_elbow(args, parser) -> int:
+    try:
+        hist = ColorHistogram.from_image(load_image(args.image))
+    except (ImageError, OSError) as err:
+        print(f"kseg: {args.image}: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    ks = [k for k in args.ks if k <= MAX_K]
+    curve = elbow(hist, ks, attempts=args.attempts, color_space=args.color_space, seed=args.seed)
+    best = suggest_k(curve)
+    print(f"{'k':>4}  {'compactness':>18}  {'vs previous':>11}")
+    previous = None
+    for k, value in curve.items():
+        change = "" if previous is None else f"{value / previous - 1:+.1%}"
+        mark = "  <- suggested" if k == best else ""
+        print(f"{k:>4}  {value:>18.6g}  {change:>11}{mark}")
+        previous = value
+    if hist.n_colors < max(ks):
+        print(f"(the image has only {hist.n_colors} distinct colours)")
+    return EXIT_OK
+
+
+class _Progress:
+    """A one-line progress bar on stderr; messages print above it."""
+
+    def __init__(self, total: int, *, enabled: bool):
+        self.total, self.done = total, 0
+        self.enabled = enabled and sys.stderr.isatty()  # no control codes in logs
+        self._draw()
+
+    def advance(self):
+        self.done += 1
+        self._draw()
+
+    def message(self, text: str):
+        if self.enabled:
+            sys.stderr.write("\r\033[K")
+        print(text, file=sys.stderr)
+        self._draw()
+
+    def close(self):
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    def _draw(self):
+        if not self.enabled:
+            return
+        width = 30
+        filled = width * self.done // max(self.total, 1)
+        bar = "#" * filled + "-" * (width - filled)
+        sys.stderr.write(f"\r[{bar}] {self.done}/{self.total}")
+        sys.stderr.flush()
+
+
+def _unique_stem(path: Path, taken: set[str]) -> str:
+    """Output name from the input's stem; a.jpg and a.png in one run become a, a-2."""
+    stem = re.sub(r"[^\w.-]+", "_", path.stem) or "image"
+    candidate, n = stem, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{stem}-{n}"
+    taken.add(candidate)
+    return candidate
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _k_value(text: str) -> int:
+    value = _int(text)
+    if not 1 <= value <= MAX_K:
+        raise argparse.ArgumentTypeError(f"k must be between 1 and {MAX_K}, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _k_range(text: str) -> range:
+    match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected a range like 2-12, got {text!r}")
+    lo, hi = int(match[1]), int(match[2])
+    if not 1 <= lo <= hi <= MAX_K:
+        raise argparse.ArgumentTypeError(f"expected 1 <= first <= last <= {MAX_K}, got {text}")
+    return range(lo, hi + 1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
