@@ -1,0 +1,475 @@
+"""SLIC superpixels: k-means in colour and image position, each centre local.
+
+``superpixels(image)`` splits a photo into roughly ``n_segments`` compact
+regions of similar colour (Achanta et al., "SLIC Superpixels Compared to
+State-of-the-Art Superpixel Methods", TPAMI 2012). The hot loops are numba
+kernels in :mod:`kseg._slic`; this module validates, converts colours once,
+runs the kernels on horizontal strips of rows in parallel threads and packs
+the result.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from kseg.errors import ImageError, KSegWarning
+
+__all__ = ["Superpixels", "superpixels"]
+
+COLOR_SPACES = ("lab", "rgb")
+
+# A connected piece smaller than this fraction of the expected superpixel size
+# is merged into a neighbour (SLIC's EnforceLabelConnectivity uses 1/4).
+_MIN_SIZE_FRACTION = 0.25
+
+
+@dataclass(frozen=True, eq=False)
+class Superpixels:
+    """The superpixels of one image.
+
+    Attributes
+    ----------
+    labels : (H, W) ndarray of int32
+        Region of each pixel, ``0 .. n_regions - 1``; -1 for fully transparent
+        pixels, which belong to no region. With connectivity enforced, each
+        label is one 4-connected region.
+    n_regions : int
+        Number of regions.
+    mean_colors : (n_regions, 3) ndarray of float64
+        Mean RGB colour of each region.
+    sizes : (n_regions,) ndarray of int64
+        Pixel count of each region.
+    centroids : (n_regions, 2) ndarray of float64
+        Mean (row, col) of each region.
+    seconds : float
+        Wall time of the :func:`superpixels` call that made this.
+    rgb : (H, W, 3) ndarray of uint8
+        The segmented image (not copied; :meth:`overlay` draws on a copy).
+    """
+
+    labels: np.ndarray
+    n_regions: int
+    mean_colors: np.ndarray
+    sizes: np.ndarray
+    centroids: np.ndarray
+    seconds: float
+    rgb: np.ndarray = field(repr=False)
+
+    def mean_color_image(self) -> np.ndarray:
+        """(H, W, 3) uint8 image with each region painted its mean colour.
+
+        Transparent pixels (label -1) are black.
+        """
+        table = np.zeros((self.n_regions + 1, 3), np.uint8)
+        table[:-1] = np.clip(np.rint(self.mean_colors), 0, 255)
+        # Label -1 picks the last row of the table, the black one.
+        return table[self.labels]
+
+    def boundaries(self) -> np.ndarray:
+        """(H, W) bool mask of boundary pixels, one pixel thick.
+
+        A pixel is on a boundary when its right or lower neighbour has a
+        different label. Transparent pixels are never boundary pixels.
+        """
+        labels = self.labels
+        edges = np.zeros(labels.shape, bool)
+        np.not_equal(labels[:, :-1], labels[:, 1:], out=edges[:, :-1])
+        edges[:-1] |= labels[:-1] != labels[1:]
+        edges &= labels >= 0
+        return edges
+
+    def overlay(self, color: tuple[int, int, int] = (255, 255, 0)) -> np.ndarray:
+        """(H, W, 3) uint8 copy of the image with the boundaries drawn in ``color``.
+
+        Raises
+        ------
+        ValueError
+            If ``color`` is not three integers in 0..255.
+        """
+        paint = np.asarray(color)
+        if paint.shape != (3,) or not np.all((paint >= 0) & (paint <= 255)):
+            raise ValueError(
+                f"color must be three integers in 0..255 (R, G, B), e.g. (255, 255, 0); "
+                f"got {color!r}."
+            )
+        out = self.rgb.copy()
+        out[self.boundaries()] = paint.astype(np.uint8)
+        return out
+
+
+def superpixels(
+    image,
+    n_segments: int = 400,
+    *,
+    compactness: float = 10.0,
+    max_iter: int = 10,
+    color_space: str = "lab",
+    enforce_connectivity: bool = True,
+    seed: int = 0,
+) -> Superpixels:
+    """Split an image into about ``n_segments`` SLIC superpixels.
+
+    Centres start on a regular grid of step ``S = sqrt(pixels / n_segments)``,
+    each nudged to the lowest colour gradient of its 3 x 3 neighbourhood. Each
+    iteration gives every pixel to the nearest of the centres of its own grid
+    cell and the eight around it, with distance
+    ``sqrt(dc**2 + (ds / S)**2 * compactness**2)`` (``dc`` colour, ``ds``
+    position), then moves each centre to the mean of its pixels.
+
+    Parameters
+    ----------
+    image : (H, W, 3) ndarray of uint8, or kseg ``Image``
+        An RGB array, or any object with ``.rgb`` ((H, W, 3) uint8) and
+        ``.alpha`` ((H, W) bool, True where opaque, or None) attributes.
+        Fully transparent pixels get label -1 and join no region.
+    n_segments : int, optional
+        Approximate number of superpixels.
+    compactness : float, optional
+        Weight of position against colour. Higher gives squarer, more regular
+        superpixels; lower follows colour edges more closely. 10 suits CIELAB.
+    max_iter : int, optional
+        Number of assignment/update iterations.
+    color_space : {"lab", "rgb"}, optional
+        Space of the colour distance: CIELAB (as in the SLIC paper) or RGB in
+        0..255 (then try ``compactness`` around 20).
+    enforce_connectivity : bool, optional
+        Make every label one 4-connected region, merging pieces smaller than a
+        quarter of the expected superpixel size into a neighbour. If False, a
+        label may cover several disconnected pieces.
+    seed : int, optional
+        Accepted for symmetry with kseg's k-means; SLIC starts from a grid, so
+        the result is deterministic and does not depend on it.
+
+    Returns
+    -------
+    Superpixels
+        Labels, region statistics and wall time.
+
+    Raises
+    ------
+    ImageError
+        If the image is not (H, W, 3) uint8, its alpha mask does not match it,
+        or every pixel is transparent.
+    ValueError
+        If ``n_segments < 1``, ``compactness <= 0``, ``max_iter < 1`` or
+        ``color_space`` is unknown.
+
+    Warns
+    -----
+    KSegWarning
+        If ``n_segments`` exceeds the number of pixels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rgb = np.zeros((40, 40, 3), np.uint8)
+    >>> rgb[:, 20:] = 255
+    >>> sp = superpixels(rgb, n_segments=4)
+    >>> sp.n_regions
+    4
+    >>> bool((sp.labels[:, :20, None] != sp.labels[:, None, 20:]).all())
+    True
+    """
+    started = time.perf_counter()
+    _check_parameters(n_segments, compactness, max_iter, color_space, seed)
+    rgb, alpha = _as_rgb_alpha(image)
+    n_pixels = rgb.shape[0] * rgb.shape[1]
+    n_opaque = n_pixels if alpha is None else int(np.count_nonzero(alpha))
+    if n_opaque == 0:
+        raise ImageError("Every pixel of the image is transparent; there is nothing to segment.")
+    if n_segments > n_pixels:
+        warnings.warn(
+            f"n_segments={n_segments} is more than the image's {n_pixels} pixels; "
+            f"there will be at most {n_pixels} superpixels.",
+            KSegWarning,
+            stacklevel=2,
+        )
+
+    grid = _Grid.for_image(rgb.shape[0], rgb.shape[1], n_segments)
+    strips = _strips(rgb.shape[0])
+    with ThreadPoolExecutor(len(strips)) as pool:
+        planes = _color_planes(rgb, color_space, grid.step / compactness, strips, pool)
+        centers = _grid_centers(planes, alpha, grid)
+        labels = _iterate(planes, alpha, centers, grid, max_iter, strips, pool)
+        del planes
+        if enforce_connectivity:
+            n_live = int(np.isfinite(centers[:, 0]).sum())
+            labels, n_regions = _connected(labels, _MIN_SIZE_FRACTION * n_opaque / n_live)
+        else:
+            labels, n_regions = _compact(labels, len(centers))
+        sizes, mean_colors, centroids = _region_stats(labels, n_regions, rgb, strips, pool)
+    return Superpixels(
+        labels=labels,
+        n_regions=n_regions,
+        mean_colors=mean_colors,
+        sizes=sizes,
+        centroids=centroids,
+        seconds=time.perf_counter() - started,
+        rgb=rgb,
+    )
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The starting grid: ``n_rows x n_cols`` cells, SLIC's S, and the search window."""
+
+    height: int
+    width: int
+    n_rows: int
+    n_cols: int
+    step: float  # S = sqrt(pixels / n_segments), the spatial scale of the distance
+    window: float  # a centre searches +-window rows and columns around itself
+
+    @classmethod
+    def for_image(cls, height: int, width: int, n_segments: int) -> _Grid:
+        step = math.sqrt(height * width / n_segments)
+        # About n_segments cells of about S x S, never more than pixels along an axis.
+        n_rows = min(max(round(height / step), 1), height)
+        n_cols = min(max(round(n_segments / n_rows), 1), width)
+        # S for square cells; the longer side of a cell otherwise (a thin image).
+        window = max(height / n_rows, width / n_cols)
+        return cls(height, width, n_rows, n_cols, step, window)
+
+    def cell_bounds(self, k: int) -> tuple[int, int, int, int]:
+        """Rows y0:y1 and columns x0:x1 of cell ``k`` (row-major)."""
+        i, j = divmod(k, self.n_cols)
+        y0, y1 = -(-i * self.height // self.n_rows), -(-(i + 1) * self.height // self.n_rows)
+        x0, x1 = -(-j * self.width // self.n_cols), -(-(j + 1) * self.width // self.n_cols)
+        return y0, y1, x0, x1
+
+
+def _check_parameters(n_segments, compactness, max_iter, color_space, seed) -> None:
+    if isinstance(n_segments, bool) or not isinstance(n_segments, numbers.Integral):
+        raise TypeError(f"n_segments must be an integer, e.g. 400; got {n_segments!r}.")
+    if n_segments < 1:
+        raise ValueError(
+            f"n_segments must be at least 1 (it is the approximate number of "
+            f"superpixels, e.g. 400); got {n_segments}."
+        )
+    if isinstance(compactness, bool) or not isinstance(compactness, numbers.Real):
+        raise TypeError(f"compactness must be a number, e.g. 10.0; got {compactness!r}.")
+    if not (compactness > 0 and math.isfinite(compactness)):
+        raise ValueError(
+            f"compactness must be a positive finite number (higher gives squarer "
+            f"superpixels; 10 suits CIELAB); got {compactness}."
+        )
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral):
+        raise TypeError(f"max_iter must be an integer, e.g. 10; got {max_iter!r}.")
+    if max_iter < 1:
+        raise ValueError(f"max_iter must be at least 1, e.g. 10; got {max_iter}.")
+    if color_space not in COLOR_SPACES:
+        raise ValueError(f"color_space must be 'lab' or 'rgb'; got {color_space!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an integer; got {seed!r}.")
+
+
+def _as_rgb_alpha(image) -> tuple[np.ndarray, np.ndarray | None]:
+    """The (H, W, 3) uint8 RGB array and (H, W) bool alpha (or None) of ``image``."""
+    if hasattr(image, "rgb") and not isinstance(image, np.ndarray):
+        rgb, alpha = image.rgb, getattr(image, "alpha", None)
+    else:
+        rgb, alpha = image, None
+    if not isinstance(rgb, np.ndarray):
+        raise ImageError(
+            f"The image must be a NumPy array of shape (height, width, 3) and dtype uint8, "
+            f"or a kseg Image; got {type(rgb).__name__}."
+        )
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        hint = " Drop the alpha channel with rgba[..., :3]." if rgb.shape[-1:] == (4,) else ""
+        raise ImageError(
+            f"The image must have shape (height, width, 3) (RGB); got shape {rgb.shape}.{hint}"
+        )
+    if rgb.dtype != np.uint8:
+        raise ImageError(
+            f"The image must have dtype uint8 (values 0..255); got {rgb.dtype}. "
+            "Convert floats in 0..1 with (img * 255).round().astype(np.uint8)."
+        )
+    if rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise ImageError(f"The image is empty (shape {rgb.shape}).")
+    rgb = np.ascontiguousarray(rgb)
+    if alpha is not None:
+        alpha = np.asarray(alpha)
+        if alpha.shape != rgb.shape[:2] or alpha.dtype != bool:
+            raise ImageError(
+                f"The alpha mask must be a bool array of shape {rgb.shape[:2]} (True where "
+                f"opaque) or None; got {alpha.dtype} of shape {alpha.shape}."
+            )
+        alpha = np.ascontiguousarray(alpha)
+    return rgb, alpha
+
+
+def _strips(height: int) -> list[tuple[int, int]]:
+    """Split rows ``0..height`` into one strip per available core."""
+    try:
+        n_cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        n_cores = os.cpu_count() or 1
+    n = max(1, min(n_cores, height))
+    bounds = [round(i * height / n) for i in range(n + 1)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _run(pool: ThreadPoolExecutor, kernel, calls: list[tuple]) -> None:
+    """Run ``kernel(*args)`` for every tuple in ``calls``, in parallel."""
+    if len(calls) == 1:
+        kernel(*calls[0])
+        return
+    for future in [pool.submit(kernel, *args) for args in calls]:
+        future.result()
+
+
+def _color_planes(rgb, color_space, scale, strips, pool) -> tuple[np.ndarray, ...]:
+    """Three (H, W) float32 colour planes, scaled by ``S / compactness``."""
+    from kseg import _slic
+
+    planes = tuple(np.empty(rgb.shape[:2], np.float32) for _ in range(3))
+
+    def convert(r0: int, r1: int) -> None:
+        rows = rgb[r0:r1].astype(np.float32)
+        if color_space == "lab":
+            rows *= 1.0 / 255.0
+            rows = cv2.cvtColor(rows, cv2.COLOR_RGB2Lab)
+        _slic._to_planes(rows, np.float32(scale), *planes, r0, r1)
+
+    _run(pool, convert, strips)
+    return planes
+
+
+def _grid_centers(planes, alpha, grid: _Grid) -> np.ndarray:
+    """(K, 5) float32 starting centres: row, col and the three colour values.
+
+    Each grid point moves to the lowest colour gradient of its 3 x 3
+    neighbourhood (SLIC), so that no centre starts on an edge. A centre whose
+    3 x 3 neighbourhood is transparent moves to the opaque pixel of its cell
+    nearest the grid point; a centre whose cell is transparent is disabled
+    (row +inf) and never wins a pixel.
+    """
+    height, width = grid.height, grid.width
+    rows = ((np.arange(grid.n_rows) + 0.5) * height / grid.n_rows).astype(np.intp)
+    cols = ((np.arange(grid.n_cols) + 0.5) * width / grid.n_cols).astype(np.intp)
+    ys = np.repeat(rows, grid.n_cols)
+    xs = np.tile(cols, grid.n_rows)
+
+    offsets = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+    cand_y = np.clip(ys[:, None] + offsets[:, 0], 0, height - 1)
+    cand_x = np.clip(xs[:, None] + offsets[:, 1], 0, width - 1)
+    gradient = np.zeros(cand_y.shape, np.float64)
+    for plane in planes:
+        horizontal = (
+            plane[cand_y, np.minimum(cand_x + 1, width - 1)]
+            - plane[cand_y, np.maximum(cand_x - 1, 0)]
+        )
+        vertical = (
+            plane[np.minimum(cand_y + 1, height - 1), cand_x]
+            - plane[np.maximum(cand_y - 1, 0), cand_x]
+        )
+        gradient += horizontal.astype(np.float64) ** 2 + vertical.astype(np.float64) ** 2
+    if alpha is not None:
+        gradient[~alpha[cand_y, cand_x]] = np.inf
+    pick = np.argmin(gradient, axis=1)
+    ys = cand_y[np.arange(len(ys)), pick]
+    xs = cand_x[np.arange(len(xs)), pick]
+
+    centers = np.empty((len(ys), 5), np.float32)
+    centers[:, 0] = ys
+    centers[:, 1] = xs
+    if alpha is not None:
+        for k in np.flatnonzero(~np.isfinite(gradient.min(axis=1))):
+            _place_in_cell(centers, int(k), alpha, grid)
+    alive = np.isfinite(centers[:, 0])
+    centers[~alive, 2:] = 0.0
+    for c, plane in enumerate(planes):
+        centers[alive, 2 + c] = plane[
+            centers[alive, 0].astype(np.intp), centers[alive, 1].astype(np.intp)
+        ]
+    return centers
+
+
+def _place_in_cell(centers, k: int, alpha, grid: _Grid) -> None:
+    """Move centre ``k`` to its cell's opaque pixel nearest the grid point, or disable it."""
+    y0, y1, x0, x1 = grid.cell_bounds(k)
+    opaque = np.argwhere(alpha[y0:y1, x0:x1])
+    if len(opaque) == 0:
+        centers[k, :2] = np.inf
+        return
+    target = np.array([(y1 - y0 - 1) / 2, (x1 - x0 - 1) / 2])
+    nearest = opaque[np.argmin(((opaque - target) ** 2).sum(axis=1))]
+    centers[k, 0] = y0 + nearest[0]
+    centers[k, 1] = x0 + nearest[1]
+
+
+def _iterate(planes, alpha, centers, grid: _Grid, max_iter: int, strips, pool) -> np.ndarray:
+    """SLIC's loop: assign pixels to centres, move centres to their pixels' mean.
+
+    Updates ``centers`` in place; returns the (H, W) int32 labels of the last
+    assignment (indices into ``centers``; -1 for transparent pixels).
+    """
+    from kseg import _slic
+
+    labels = np.empty((grid.height, grid.width), np.int32)
+    alpha_u8 = np.zeros((0, 0), np.uint8) if alpha is None else alpha.view(np.uint8)
+    sums = np.zeros((len(strips), len(centers), 6))
+    window = np.float32(grid.window)
+    for _ in range(max_iter):
+        sums[:] = 0.0
+        # The kernel walks the live centres in row order to find those whose
+        # window reaches the current image row.
+        ids = np.argsort(centers[:, 0], kind="stable").astype(np.int32)
+        ids = ids[np.isfinite(centers[ids, 0])]
+        by_row = np.ascontiguousarray(centers[ids])
+        shared = (window, by_row, ids, centers, grid.n_rows, grid.n_cols, labels)
+        calls = [
+            (*planes, alpha_u8, r0, r1, *shared, s)
+            for (r0, r1), s in zip(strips, sums, strict=True)
+        ]
+        _run(pool, _slic._assign_strip, calls)
+        _update_centers(centers, sums.sum(axis=0))
+    return labels
+
+
+def _update_centers(centers: np.ndarray, sums: np.ndarray) -> None:
+    """Move each centre that won pixels to their mean; others stay put."""
+    counts = sums[:, 5]
+    won = counts > 0
+    mean = sums[won] / counts[won, None]
+    centers[won, 0] = mean[:, 3]
+    centers[won, 1] = mean[:, 4]
+    centers[won, 2:5] = mean[:, 0:3]
+
+
+def _connected(labels: np.ndarray, min_size: float) -> tuple[np.ndarray, int]:
+    """Relabel into 4-connected regions, merging pieces under ``min_size`` pixels."""
+    from kseg import _slic
+
+    out = np.empty_like(labels)
+    n_regions = _slic._enforce_connectivity(labels, int(min_size), out)
+    return out, int(n_regions)
+
+
+def _compact(labels: np.ndarray, n_labels: int) -> tuple[np.ndarray, int]:
+    """Renumber the labels in use to ``0 .. n - 1``, keeping -1; returns them and n."""
+    used = np.bincount(labels.ravel() + 1, minlength=n_labels + 1)[1:] > 0
+    lookup = np.full(n_labels + 1, -1, np.int32)
+    lookup[1:][used] = np.arange(int(used.sum()), dtype=np.int32)
+    return lookup[labels + 1], int(used.sum())
+
+
+def _region_stats(labels, n_regions: int, rgb, strips, pool):
+    """Pixel count, mean RGB colour and mean (row, col) of each region."""
+    from kseg import _slic
+
+    sums = np.zeros((len(strips), n_regions, 6))
+    calls = [(labels, rgb, r0, r1, s) for (r0, r1), s in zip(strips, sums, strict=True)]
+    _run(pool, _slic._region_sums, calls)
+    totals = sums.sum(axis=0)
+    counts = totals[:, 5:6]
+    return totals[:, 5].astype(np.int64), totals[:, 0:3] / counts, totals[:, 3:5] / counts
