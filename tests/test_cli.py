@@ -1,0 +1,149 @@
+"""The command line: outputs, one clear line per bad file, exit codes."""
+
+import io
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from kseg import cli
+from kseg.samples import sample_path
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rgb = np.zeros((30, 40, 3), np.uint8)
+    rgb[:, 20:] = (250, 10, 10)
+    rgb[10:20] = (10, 10, 250)
+    cv2.imwrite(str(folder / "flags.png"), rgb[:, :, ::-1])
+    (folder / "coffee.jpg").write_bytes(sample_path("coffee").read_bytes())
+    (folder / "notes.jpg").write_text("not really a photo")
+    return folder
+
+
+def test_segment_writes_outputs(photos, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = cli.main(
+        ["segment", str(photos / "flags.png"), "-k", "3", "--labels", "--palette", "-o", str(out)]
+    )
+    assert code == 0
+    seg = cv2.imread(str(out / "flags.segmented.png"))
+    assert seg.shape == (30, 40, 3)
+    assert len(np.unique(seg.reshape(-1, 3), axis=0)) == 3
+    labels = cv2.imread(str(out / "flags.labels.png"), cv2.IMREAD_UNCHANGED)
+    assert labels.dtype == np.uint8 and set(np.unique(labels).tolist()) == {0, 1, 2}
+    palette = json.loads((out / "flags.palette.json").read_text())
+    assert {c["hex"] for c in palette["clusters"]} == {"#000000", "#fa0a0a", "#0a0afa"}
+    assert sum(c["share"] for c in palette["clusters"]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_bad_file_reported_others_done(photos, tmp_path, capsys):
+    out = tmp_path / "out"
+    files = [str(photos / n) for n in ("flags.png", "notes.jpg", "coffee.jpg")]
+    code = cli.main(["segment", *files, "-k", "4", "-q", "-o", str(out)])
+    assert code == 1
+    err = capsys.readouterr().err
+    bad_lines = [line for line in err.splitlines() if "notes.jpg" in line]
+    assert len(bad_lines) == 1 and "not a recognised image" in bad_lines[0]
+    assert "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["coffee.segmented.png", "flags.segmented.png"]
+
+
+def test_missing_file_fails_cleanly(tmp_path, capsys):
+    code = cli.main(["segment", str(tmp_path / "nope.jpg"), "-o", str(tmp_path / "o")])
+    assert code == 1
+    assert "nope.jpg" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["segment", "x.jpg"],  # no -o
+        ["segment", "x.jpg", "-k", "0", "-o", "o"],
+        ["segment", "x.jpg", "-k", "four", "-o", "o"],
+        ["segment", "x.jpg", "--color-space", "cmyk", "-o", "o"],
+        ["segment", "x.jpg", "--eps", "-1", "-o", "o"],
+        ["elbow", "x.jpg", "--ks", "5-2"],
+        ["frobnicate"],
+    ],
+)
+def test_bad_usage_exits_2(argv, capsys):
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err
+
+
+def test_palette_roundtrip_applies_to_new_image(photos, tmp_path):
+    out = tmp_path / "out"
+    assert (
+        cli.main(["segment", str(photos / "coffee.jpg"), "-k", "5", "--palette", "-o", str(out)])
+        == 0
+    )
+    palette = out / "coffee.palette.json"
+    out2 = tmp_path / "out2"
+    argv = ["segment", str(photos / "flags.png"), "--init", str(palette), "--max-iter", "0"]
+    assert cli.main([*argv, "--palette", "-o", str(out2)]) == 0
+    saved = {c["hex"] for c in json.loads(palette.read_text())["clusters"]}
+    applied = {c["hex"] for c in json.loads((out2 / "flags.palette.json").read_text())["clusters"]}
+    assert applied <= saved
+
+
+def test_bad_palette_is_usage_error(photos, tmp_path, capsys):
+    bad = tmp_path / "p.json"
+    bad.write_text("{nope")
+    argv = ["segment", str(photos / "flags.png"), "--init", str(bad), "-o", str(tmp_path / "o")]
+    assert cli.main(argv) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_same_stem_does_not_overwrite(photos, tmp_path):
+    (photos / "flags.jpg").write_bytes(sample_path("chelsea").read_bytes())
+    out = tmp_path / "out"
+    files = [str(photos / "flags.png"), str(photos / "flags.jpg")]
+    assert cli.main(["segment", *files, "-q", "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["flags-2.segmented.png", "flags.segmented.png"]
+
+
+def test_progress_bar_on_a_terminal(photos, tmp_path, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    files = [str(photos / "flags.png"), str(photos / "coffee.jpg")]
+    assert cli.main(["segment", *files, "-o", str(tmp_path / "out")]) == 0
+    assert "] 2/2" in term.getvalue() and "] 1/2" in term.getvalue()
+
+
+def test_elbow_prints_table(capsys):
+    assert cli.main(["elbow", str(sample_path("chelsea")), "--ks", "2-5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["k", "compactness", "vs", "previous"]
+    assert [line.split()[0] for line in lines[1:5]] == ["2", "3", "4", "5"]
+    values = [float(line.split()[1]) for line in lines[1:5]]
+    assert values == sorted(values, reverse=True)
+    assert sum("suggested" in line for line in lines) == 1
+
+
+def test_python_dash_m(tmp_path):
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "kseg",
+        "segment",
+        str(sample_path("chelsea")),
+        "-k",
+        "3",
+        "-o",
+        str(out),
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (out / "chelsea.segmented.png").exists()

@@ -1,0 +1,78 @@
+"""kseg.ColorHistogram: distinct colours, counts, and labelling pixels through them."""
+
+import numpy as np
+import pytest
+
+from kseg import ColorHistogram
+from kseg.histogram import pack_rgb, unpack_keys
+
+
+def test_counts_distinct_colours():
+    rgb = np.zeros((2, 3, 3), np.uint8)
+    rgb[0, :] = (255, 0, 0)
+    rgb[1, 0] = (0, 0, 255)
+    hist = ColorHistogram(rgb)
+    assert hist.n_colors == 3
+    found = {tuple(c): int(n) for c, n in zip(hist.colors.tolist(), hist.counts, strict=True)}
+    assert found == {(0, 0, 0): 2, (0, 0, 255): 1, (255, 0, 0): 3}
+    assert hist.n_opaque == 6
+
+
+def test_matches_numpy_unique_on_random_image():
+    rgb = np.random.default_rng(0).integers(0, 6, (50, 40, 3)).astype(np.uint8)
+    hist = ColorHistogram(rgb)
+    colors, counts = np.unique(rgb.reshape(-1, 3), axis=0, return_counts=True)
+    np.testing.assert_array_equal(hist.colors, colors)  # key order is lexicographic RGB
+    np.testing.assert_array_equal(hist.counts, counts)
+
+
+def test_transparent_pixels_are_not_counted():
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    rgb[0, 0] = (9, 9, 9)  # hidden under alpha = 0
+    alpha = np.array([[False, True], [True, True]])
+    hist = ColorHistogram(rgb, alpha)
+    assert hist.colors.tolist() == [[0, 0, 0]]
+    assert hist.n_opaque == 3
+
+
+def test_pack_roundtrip():
+    rgb = np.random.default_rng(1).integers(0, 256, (7, 9, 3)).astype(np.uint8)
+    keys = pack_rgb(rgb)
+    assert keys.dtype == np.uint32
+    np.testing.assert_array_equal(unpack_keys(keys.ravel()).reshape(rgb.shape), rgb)
+
+
+def test_label_pixels_full_and_preview():
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    rgb[:, 3:] = (200, 10, 10)
+    alpha = np.ones((4, 6), bool)
+    alpha[0, 0] = False
+    hist = ColorHistogram(rgb, alpha)
+    color_labels = np.array([5, 7])  # (0,0,0) -> 5, (200,10,10) -> 7
+    labels = hist.label_pixels(color_labels)
+    assert labels.dtype == np.int16
+    assert labels[0, 0] == -1 and labels[1, 0] == 5 and labels[2, 5] == 7
+    rows, cols = np.array([0, 3]), np.array([0, 5])
+    np.testing.assert_array_equal(
+        hist.label_pixels(color_labels, rows=rows, cols=cols), [[-1, 7], [5, 7]]
+    )
+
+
+def test_features_cached_and_read_only():
+    hist = ColorHistogram(np.full((2, 2, 3), 128, np.uint8))
+    lab = hist.features("lab")
+    assert hist.features("lab") is lab
+    assert not lab.flags.writeable
+
+
+@pytest.mark.parametrize(
+    ("rgb", "match"),
+    [
+        (np.zeros((2, 2), np.uint8), r"\(H, W, 3\)"),
+        (np.zeros((2, 2, 3), np.float32), "uint8"),
+        (np.zeros((0, 2, 3), np.uint8), "no pixels"),
+    ],
+)
+def test_bad_arrays(rgb, match):
+    with pytest.raises(ValueError, match=match):
+        ColorHistogram(rgb)

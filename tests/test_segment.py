@@ -1,0 +1,235 @@
+"""kseg.segment: known answers, equality with per-pixel Lloyd, parity with cv2.kmeans."""
+
+import cv2
+import numpy as np
+import pytest
+
+import kseg
+from kseg import ColorHistogram, ImageError, segment
+from kseg.samples import sample_path
+from kseg.spaces import to_features
+
+QUADRANT_COLORS = [(220, 30, 30), (30, 200, 40), (20, 40, 210), (240, 240, 240)]
+
+
+def quadrants(noise=0, size=40, seed=0):
+    rgb = np.zeros((size, size, 3), np.uint8)
+    h = size // 2
+    for (r, c), color in zip([(0, 0), (0, h), (h, 0), (h, h)], QUADRANT_COLORS, strict=True):
+        rgb[r : r + h, c : c + h] = color
+    if noise:
+        jitter = np.random.default_rng(seed).integers(-noise, noise + 1, rgb.shape)
+        rgb = np.clip(rgb.astype(int) + jitter, 0, 255).astype(np.uint8)
+    return rgb
+
+
+@pytest.fixture(scope="module")
+def coffee():
+    return kseg.load_image(sample_path("coffee"))
+
+
+@pytest.mark.parametrize("space", ["rgb", "lab", "hsv"])
+@pytest.mark.parametrize("engine", ["histogram", "opencv"])
+def test_four_quadrants_recovered(space, engine):
+    rgb = quadrants(noise=6)
+    seg = segment(rgb, 4, color_space=space, engine=engine)
+    labels = seg.labels
+    for r, c in [(0, 0), (0, 20), (20, 0), (20, 20)]:
+        block = labels[r : r + 20, c : c + 20]
+        assert (block == block[0, 0]).all()
+    assert len({labels[0, 0], labels[0, 20], labels[20, 0], labels[20, 20]}) == 4
+    got = {tuple(c) for c in seg.centers_rgb.tolist()}
+    for color in QUADRANT_COLORS:  # each centre within a couple of levels of the true colour
+        assert min(np.abs(np.subtract(color, g)).max() for g in got) <= 3
+    np.testing.assert_allclose(seg.shares, [0.25] * 4)
+
+
+def test_segmented_image_has_k_colours_and_matches_labels():
+    seg = segment(quadrants(noise=10), 3, seed=1)
+    out = seg.segmented_image()
+    assert out.shape == (40, 40, 3) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, seg.centers_rgb[seg.labels])
+    assert len(np.unique(out.reshape(-1, 3), axis=0)) == 3
+
+
+def test_clusters_sorted_by_share():
+    rgb = np.zeros((10, 10, 3), np.uint8)
+    rgb[:, :7] = (250, 250, 250)
+    rgb[:, 7:9] = (250, 0, 0)
+    seg = segment(rgb, 3)
+    assert seg.counts.tolist() == [70, 20, 10]
+    assert [e.hex for e in seg.palette()] == ["#fafafa", "#fa0000", "#000000"]
+    assert seg.palette()[0].share == pytest.approx(0.7)
+
+
+@pytest.mark.parametrize("space", ["rgb", "lab", "hsv"])
+def test_histogram_engine_equals_per_pixel_lloyd(space):
+    """From the same initial centres, the histogram engine is per-pixel Lloyd."""
+    rgb = np.random.default_rng(3).integers(0, 256, (60, 50, 3)).astype(np.uint8)
+    rgb[:30] //= 2
+    X = to_features(rgb.reshape(-1, 3), space)
+    start = X[[0, 700, 1400, 2100, 2900]]
+    C = start.copy()
+    for _ in range(15):
+        labels = ((X[:, None] - C[None]) ** 2).sum(2).argmin(1)
+        C = np.array([X[labels == j].mean(0) for j in range(5)])
+    labels = ((X[:, None] - C[None]) ** 2).sum(2).argmin(1)
+    compactness = ((X - C[labels]) ** 2).sum()
+    init = kseg.spaces.features_to_centers(start, space)
+    seg = segment(rgb, 5, init=init, max_iter=15, eps=0, criteria="max_iter", color_space=space)
+    assert seg.compactness == pytest.approx(compactness, rel=1e-9)
+    # same partition (clusters are renumbered by size)
+    ours = seg.labels.ravel()
+    pairs = set(zip(ours.tolist(), labels.tolist(), strict=True))
+    assert len(pairs) == 5
+
+
+def test_compactness_equals_recomputation(coffee):
+    seg = segment(coffee, 6, color_space="lab")
+    X = to_features(coffee.rgb.reshape(-1, 3), "lab")
+    labels = seg.labels.ravel()
+    assert seg.compactness == pytest.approx(((X - seg.centers[labels]) ** 2).sum(), rel=1e-9)
+
+
+@pytest.mark.parametrize("k", [4, 8])
+def test_compactness_at_least_as_good_as_cv2_kmeans(coffee, k):
+    ours = segment(coffee, k)
+    theirs = segment(coffee, k, engine="opencv")
+    assert ours.compactness <= theirs.compactness * 1.001
+    assert theirs.labels.shape == coffee.rgb.shape[:2]
+    assert theirs.n_iter == -1
+
+
+def test_same_seed_same_labels(coffee):
+    a = segment(coffee, 5, init="random", seed=7)
+    b = segment(coffee, 5, init="random", seed=7)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_array_equal(a.centers, b.centers)
+
+
+def test_coarse_path_used_for_many_colours_and_still_good():
+    """Above 20k distinct colours the attempts run on a coarse summary."""
+    rng = np.random.default_rng(0)
+    base = quadrants(size=200)
+    rgb = np.clip(base.astype(int) + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+    hist = ColorHistogram(rgb)
+    assert hist.n_colors > 20_000
+    seg = segment(hist, 4)
+    exact = segment(hist, 4, engine="opencv")
+    assert seg.compactness <= exact.compactness * 1.001
+
+
+def test_fewer_colours_than_k_warns_plainly():
+    rgb = np.zeros((5, 5, 3), np.uint8)
+    rgb[2:] = (255, 255, 0)
+    seg = segment(rgb, 10)
+    assert seg.k == 2
+    assert "only 2 distinct colours" in seg.warnings[0]
+    assert np.isfinite(seg.centers).all() and seg.compactness == 0.0
+
+
+def test_single_colour_image():
+    seg = segment(np.full((3, 3, 3), 77, np.uint8), 4)
+    assert seg.k == 1 and seg.centers_rgb.tolist() == [[77, 77, 77]]
+
+
+def test_transparency_kept_and_hidden_colours_ignored():
+    rgb = quadrants()
+    alpha = np.ones(rgb.shape[:2], bool)
+    alpha[:20, :20] = False  # the red quadrant is hidden
+    image = kseg.Image.from_array(np.dstack([rgb, alpha.astype(np.uint8) * 255]))
+    seg = segment(image, 4)
+    assert seg.k == 3
+    assert (220, 30, 30) not in {tuple(c) for c in seg.centers_rgb.tolist()}
+    assert (seg.labels[:20, :20] == -1).all()
+    out = seg.segmented_image()
+    assert out.shape == (40, 40, 4)
+    assert (out[:20, :20, 3] == 0).all() and (out[20:, :, 3] == 255).all()
+
+
+def test_all_transparent_is_an_image_error():
+    image = kseg.Image.from_array(np.zeros((4, 4, 4), np.uint8))
+    with pytest.raises(ImageError, match="fully transparent"):
+        segment(image, 2)
+
+
+def test_saved_palette_applies_unchanged(coffee):
+    seg = segment(coffee, 5, color_space="lab")
+    applied = segment(quadrants(), 5, init=seg.centers, max_iter=0, color_space="lab")
+    assert applied.n_iter == 0
+    # every centre used comes from the saved palette, unchanged
+    saved = {tuple(np.round(c, 6)) for c in seg.centers}
+    assert {tuple(np.round(c, 6)) for c in applied.centers} <= saved
+
+
+@pytest.mark.parametrize("space", ["rgb", "lab", "hsv"])
+def test_hsv_lab_centres_roundtrip_to_rgb(space):
+    seg = segment(quadrants(), 4, color_space=space)
+    got = sorted(map(tuple, seg.centers_rgb.tolist()))
+    assert got == sorted(QUADRANT_COLORS)
+
+
+def test_hsv_hue_wraps_around():
+    """Hues 358 and 2 degrees are neighbours in the cylinder, far apart as numbers."""
+    rgb = np.zeros((2, 10, 3), np.uint8)
+    rgb[:, :5] = (255, 0, 9)  # hue ~358
+    rgb[:, 5:] = (255, 9, 0)  # hue ~2
+    rgb[1] = (0, 255, 255)  # cyan, hue 180
+    seg = segment(rgb, 2, color_space="hsv")
+    assert seg.labels[0, 0] == seg.labels[0, 9] != seg.labels[1, 0]
+
+
+def test_preview_and_mask():
+    seg = segment(quadrants(size=400), 4)
+    small = seg.preview_labels(100)
+    assert small.shape == (100, 100)
+    np.testing.assert_array_equal(small[:50, :50], seg.labels[0, 0])
+    mask = seg.mask([seg.labels[0, 0]], max_side=100)
+    assert mask.dtype == bool and mask[:50, :50].all() and not mask[50:].any()
+    with pytest.raises(ValueError, match="does not exist"):
+        seg.mask(9)
+
+
+def test_elbow_decreases_and_suggests():
+    curve = kseg.elbow(quadrants(noise=4), range(2, 8))
+    values = list(curve.values())
+    assert list(curve) == list(range(2, 8))
+    assert all(a >= b for a, b in zip(values, values[1:], strict=False))
+    assert kseg.suggest_k(curve) == 4
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"k": 0}, "k must be at least 1"),
+        ({"k": 300}, "at most 256"),
+        ({"color_space": "cmyk"}, "color_space must be one of"),
+        ({"engine": "gpu"}, "engine must be one of"),
+        ({"init": np.zeros((3, 3))}, r"shape \(4, 3\)"),
+        ({"init": "kmeans"}, "init must be one of"),
+        ({"seed": -1}, "seed must be at least 0"),
+    ],
+)
+def test_bad_parameters(kwargs, match):
+    args = {"k": 4} | kwargs
+    with pytest.raises(ValueError, match=match):
+        segment(quadrants(), args.pop("k"), **args)
+
+
+def test_opencv_engine_with_given_centres():
+    init = np.array(QUADRANT_COLORS, float)
+    seg = segment(quadrants(noise=3), 4, init=init, engine="opencv", max_iter=5)
+    assert seg.k == 4
+    got = sorted(map(tuple, seg.centers_rgb.tolist()))
+    assert np.abs(np.subtract(got, sorted(QUADRANT_COLORS))).max() <= 2
+
+
+def test_opencv_engine_paints_like_the_recipe(coffee):
+    """The recipe paints centers[labels]; the opencv engine's image is the same."""
+    seg = segment(coffee, 3, engine="opencv", attempts=1)
+    data = coffee.rgb.reshape(-1, 3).astype(np.float32)
+    crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.1)
+    cv2.setRNGSeed(0)
+    _, labels, centers = cv2.kmeans(data, 3, None, crit, 1, cv2.KMEANS_PP_CENTERS)
+    recipe = np.clip(np.rint(centers), 0, 255).astype(np.uint8)[labels.ravel()]
+    np.testing.assert_array_equal(seg.segmented_image().reshape(-1, 3), recipe)
