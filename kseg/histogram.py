@@ -106,35 +106,60 @@ class ColorHistogram:
                 self._cache[key] = found
             return found
 
-    def label_pixels(self, color_labels: np.ndarray, *, rows=None, cols=None) -> np.ndarray:
+    def label_pixels(self, color_labels: np.ndarray) -> np.ndarray:
         """Give every pixel the label of its colour.
 
         Parameters
         ----------
         color_labels : (M,) int ndarray
             A label in 0..32766 for each distinct colour.
-        rows, cols : 1-D int ndarrays, optional
-            Label only these rows and columns (a nearest-neighbour preview).
 
         Returns
         -------
         (h, w) int16 ndarray
             The labels; -1 where a pixel is transparent.
         """
-        rgb, alpha = self.rgb, self.alpha
-        if rows is not None:
-            rgb = rgb[rows][:, cols]
-            alpha = None if alpha is None else alpha[rows][:, cols]
         color_labels = np.asarray(color_labels)
         # A table over all 2^24 colours, gathered by packed key: one pass over the pixels.
         # uint8 keeps the table at 16 MB and in cache far better than int16 would.
         table_dtype = np.uint8 if color_labels.size == 0 or color_labels.max() < 255 else np.int16
-        table = np.zeros(_N_KEYS, dtype=table_dtype)
+        # np.empty: only entries of colours present are ever read, so none need clearing,
+        # and the pages of the table that no colour touches are never even mapped.
+        table = np.empty(_N_KEYS, dtype=table_dtype)
         table[self.keys] = color_labels
-        labels = table[pack_rgb(rgb)].astype(np.int16, copy=False)
-        if alpha is not None:
-            labels[~alpha] = -1
+        labels = table[pack_rgb(self.rgb)].astype(np.int16, copy=False)
+        if self.alpha is not None:
+            labels[~self.alpha] = -1
         return labels
+
+    def preview_index(self, max_side: int) -> np.ndarray:
+        """(h, w) int32 index into ``colors`` of each pixel of a nearest-neighbour preview.
+
+        The longer side of the preview is at most ``max_side``; -1 marks transparent
+        pixels. Computed once per size and kept, so labelling a preview for a new
+        segmentation is a single gather: ``color_labels[index]``.
+        """
+
+        def build():
+            rows, cols = preview_grid(self.shape, max_side)
+            rgb = self.rgb[rows][:, cols]
+            table = np.empty(_N_KEYS + 1, dtype=np.int32)  # only present colours are read
+            table[self.keys] = np.arange(self.keys.size, dtype=np.int32)
+            table[_N_KEYS] = -1
+            alpha = None if self.alpha is None else self.alpha[rows][:, cols]
+            return table[pack_rgb(rgb, alpha)]
+
+        return self.cached(f"preview/{int(max_side)}", build)
+
+
+def preview_grid(shape: tuple[int, int], max_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of a nearest-neighbour downscale to at most ``max_side``."""
+    height, width = shape
+    scale = min(1.0, max_side / max(height, width))
+    out_h, out_w = max(1, round(height * scale)), max(1, round(width * scale))
+    rows = np.minimum(((np.arange(out_h) + 0.5) * (height / out_h)).astype(np.intp), height - 1)
+    cols = np.minimum(((np.arange(out_w) + 0.5) * (width / out_w)).astype(np.intp), width - 1)
+    return rows, cols
 
 
 def pack_rgb(rgb: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:

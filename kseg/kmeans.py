@@ -209,28 +209,53 @@ def _check_init(init, k, d) -> np.ndarray | None:
 
 def _kmeans_plusplus(X, w, k, rng) -> np.ndarray:
     """Weighted k-means++ seeding with 2 + log(k) local trials (Arthur & Vassilvitskii)."""
-    n = X.shape[0]
     trials = 2 + int(math.log(k))
+    return _kmeans_plusplus_compiled(X, w, k, trials, rng.random(1 + (k - 1) * trials))
+
+
+@numba.njit(cache=True, nogil=True)
+def _kmeans_plusplus_compiled(X, w, k, trials, uniform):  # pragma: no cover - compiled
+    """k-means++ with the random draws given (``uniform`` in [0, 1)), so numpy's seed decides."""
+    n, d = X.shape
+    centers = np.empty((k, d))
     cumulative = np.cumsum(w)
-    first = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
-    centers = np.empty((k, X.shape[1]))
-    centers[0] = X[min(first, n - 1)]
-    closest = _sq_dist_to(X, centers[0])
-    for c in range(1, k):
+    first = min(np.searchsorted(cumulative, uniform[0] * cumulative[-1], side="right"), n - 1)
+    centers[0] = X[first]
+    closest = np.empty(n)
+    for i in range(n):
+        s2 = 0.0
+        for c in range(d):
+            t = X[i, c] - centers[0, c]
+            s2 += t * t
+        closest[i] = s2
+    candidate = np.empty(n)
+    best_dist = np.empty(n)
+    for m in range(1, k):
         potential = np.cumsum(w * closest)
-        if potential[-1] <= 0:  # every point sits on a centre already
-            centers[c:] = centers[0]
+        total = potential[-1]
+        if total <= 0.0:  # every point sits on a centre already
+            for mm in range(m, k):
+                centers[mm] = centers[0]
             break
-        picks = np.searchsorted(potential, rng.random(trials) * potential[-1], side="right")
-        picks = np.minimum(picks, n - 1)
-        best_pot, best_dist, best_pick = np.inf, closest, picks[0]
-        for pick in picks:
-            dist = np.minimum(closest, _sq_dist_to(X, X[pick]))
-            pot = float(w @ dist)
+        best_pot = np.inf
+        best_pick = 0
+        for t_ in range(trials):
+            u = uniform[1 + (m - 1) * trials + t_]
+            pick = min(np.searchsorted(potential, u * total, side="right"), n - 1)
+            pot = 0.0
+            for i in range(n):
+                s2 = 0.0
+                for c in range(d):
+                    t = X[i, c] - X[pick, c]
+                    s2 += t * t
+                candidate[i] = min(closest[i], s2)
+                pot += w[i] * candidate[i]
             if pot < best_pot:
-                best_pot, best_dist, best_pick = pot, dist, pick
-        centers[c] = X[best_pick]
-        closest = best_dist
+                best_pot = pot
+                best_pick = pick
+                best_dist[:] = candidate
+        centers[m] = X[best_pick]
+        closest[:] = best_dist
     return centers
 
 
@@ -241,11 +266,6 @@ def _random_points(X, w, k, rng) -> np.ndarray:
     return X[np.sort(picks)].copy()
 
 
-def _sq_dist_to(X, c) -> np.ndarray:
-    diff = X - c
-    return np.einsum("ij,ij->i", diff, diff)
-
-
 @numba.njit(cache=True, nogil=True)
 def _lloyd(X, w, C0, max_iter, eps2):  # pragma: no cover - compiled
     """Weighted Lloyd iterations from centres C0 with Hamerly's bounds.
@@ -254,7 +274,8 @@ def _lloyd(X, w, C0, max_iter, eps2):  # pragma: no cover - compiled
     weighted mean of its points; stop after ``max_iter`` moves or once no centre
     moved more than sqrt(eps2). A last assignment makes labels and compactness
     agree with the centres returned. An empty cluster takes the point farthest
-    from its centre, as OpenCV does.
+    from its centre, as OpenCV does. Cluster sums are updated only for points
+    that change cluster, so an iteration costs one pass over the bounds.
     """
     n, d = X.shape
     k = C0.shape[0]
@@ -263,20 +284,13 @@ def _lloyd(X, w, C0, max_iter, eps2):  # pragma: no cover - compiled
     upper = np.empty(n)
     lower = np.empty(n)
     _assign_all(X, C, labels, upper, lower)
-    sums = np.empty((k, d))
-    wsum = np.empty(k)
+    sums = np.zeros((k, d))
+    wsum = np.zeros(k)
+    _cluster_sums(X, w, labels, sums, wsum)
     shift = np.empty(k)
     half = np.empty(k)
     n_iter = 0
     while n_iter < max_iter:
-        sums[:] = 0.0
-        wsum[:] = 0.0
-        for i in range(n):
-            a = labels[i]
-            wi = w[i]
-            wsum[a] += wi
-            for c in range(d):
-                sums[a, c] += wi * X[i, c]
         newC = C.copy()
         refill = False
         for j in range(k):
@@ -303,6 +317,7 @@ def _lloyd(X, w, C0, max_iter, eps2):  # pragma: no cover - compiled
             break
         if refill:
             _assign_all(X, C, labels, upper, lower)
+            _cluster_sums(X, w, labels, sums, wsum)
             continue
         for j in range(k):
             nearest = np.inf
@@ -329,12 +344,32 @@ def _lloyd(X, w, C0, max_iter, eps2):  # pragma: no cover - compiled
             if upper[i] <= bound:
                 continue
             _assign_one(X, C, i, labels, upper, lower)
+            b = labels[i]
+            if b != a:
+                wi = w[i]
+                wsum[a] -= wi
+                wsum[b] += wi
+                for c in range(d):
+                    sums[a, c] -= wi * X[i, c]
+                    sums[b, c] += wi * X[i, c]
     compactness = 0.0
     for i in range(n):
         best, _second, bj = _nearest_two(X, C, i)
         labels[i] = bj
         compactness += w[i] * best
     return C, labels, n_iter, compactness
+
+
+@numba.njit(cache=True, nogil=True)
+def _cluster_sums(X, w, labels, sums, wsum):  # pragma: no cover - compiled
+    sums[:] = 0.0
+    wsum[:] = 0.0
+    for i in range(X.shape[0]):
+        a = labels[i]
+        wi = w[i]
+        wsum[a] += wi
+        for c in range(X.shape[1]):
+            sums[a, c] += wi * X[i, c]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -13,7 +13,7 @@ import numpy as np
 
 from kseg import spaces
 from kseg.errors import ImageError
-from kseg.histogram import ColorHistogram
+from kseg.histogram import ColorHistogram, preview_grid
 from kseg.kmeans import _check_criteria, _check_init, _check_int, _lloyd, _run_attempts
 
 __all__ = ["ENGINES", "PaletteEntry", "Segmentation", "elbow", "segment", "suggest_k"]
@@ -115,10 +115,11 @@ class Segmentation:
         """Labels of a nearest-neighbour downscale whose longer side is at most ``max_side``."""
         if max_side is None or max(self.shape) <= max_side:
             return self.labels
-        rows, cols = preview_index(self.shape, max_side)
-        if self._pixel_labels is not None or "labels" in self.__dict__:
-            return self.labels[rows][:, cols]
-        return self.histogram.label_pixels(self._color_labels, rows=rows, cols=cols)
+        if self._pixel_labels is not None:
+            rows, cols = preview_grid(self.shape, max_side)
+            return self._pixel_labels[rows][:, cols]
+        table = np.append(self._color_labels.astype(np.int16), np.int16(-1))  # [-1] -> -1
+        return table[self.histogram.preview_index(max_side)]
 
     def segmented_image(self, max_side: int | None = None) -> np.ndarray:
         """Every pixel painted with its cluster's colour.
@@ -285,16 +286,6 @@ def suggest_k(curve: dict[int, float]) -> int:
         return int(ks[0])
     y = (values[0] - values) / span
     return int(ks[int(np.argmax(y - x))])
-
-
-def preview_index(shape: tuple[int, int], max_side: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column indices of a nearest-neighbour downscale to at most ``max_side``."""
-    height, width = shape
-    scale = min(1.0, max_side / max(height, width))
-    out_h, out_w = max(1, round(height * scale)), max(1, round(width * scale))
-    rows = np.minimum(((np.arange(out_h) + 0.5) * (height / out_h)).astype(np.intp), height - 1)
-    cols = np.minimum(((np.arange(out_w) + 0.5) * (width / out_w)).astype(np.intp), width - 1)
-    return rows, cols
 
 
 def paint(labels: np.ndarray, colors: np.ndarray, transparent: bool) -> np.ndarray:

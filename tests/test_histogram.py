@@ -52,10 +52,12 @@ def test_label_pixels_full_and_preview():
     labels = hist.label_pixels(color_labels)
     assert labels.dtype == np.int16
     assert labels[0, 0] == -1 and labels[1, 0] == 5 and labels[2, 5] == 7
-    rows, cols = np.array([0, 3]), np.array([0, 5])
-    np.testing.assert_array_equal(
-        hist.label_pixels(color_labels, rows=rows, cols=cols), [[-1, 7], [5, 7]]
-    )
+    index = hist.preview_index(3)  # 2 x 3 nearest-neighbour preview: rows 1, 3; columns 1, 3, 5
+    assert index.shape == (2, 3)
+    np.testing.assert_array_equal(np.append(color_labels, -1)[index], [[5, 7, 7], [5, 7, 7]])
+    hist2 = ColorHistogram(rgb, ~np.eye(4, 6, 1, dtype=bool))  # (1, 2) is transparent
+    np.testing.assert_array_equal(hist2.preview_index(6)[1, 2], -1)
+    assert hist.preview_index(3) is index  # kept per size
 
 
 def test_features_cached_and_read_only():
