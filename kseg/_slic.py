@@ -199,9 +199,9 @@ def _enforce_connectivity(labels, min_size, out):  # pragma: no cover - compiled
     Works on runs (maximal horizontal stretches of one label) rather than
     pixels: a union-find joins touching runs of equal label into connected
     pieces. Pieces are then numbered in raster order; a piece smaller than
-    ``min_size`` pixels instead joins the earliest piece it touches, as SLIC
-    and scikit-image do. Pixels labelled -1 stay -1. Returns the number of
-    labels in ``out``.
+    ``min_size`` pixels instead joins the piece left of or above its first
+    pixel, as in SLIC and scikit-image (or stays, if there is none). Pixels
+    labelled -1 stay -1. Returns the number of labels in ``out``.
     """
     height, width = labels.shape
     starts, ends, run_labels, row_ptr = _runs(labels)

@@ -31,6 +31,9 @@ COLOR_SPACES = ("lab", "rgb")
 # is merged into a neighbour (SLIC's EnforceLabelConnectivity uses 1/4).
 _MIN_SIZE_FRACTION = 0.25
 
+# Rows converted to CIELAB per call: about 1 MB of float32 at 4000 columns.
+_CONVERT_ROWS = 32
+
 
 @dataclass(frozen=True, eq=False)
 class Superpixels:
@@ -334,11 +337,15 @@ def _color_planes(rgb, color_space, scale, strips, pool) -> tuple[np.ndarray, ..
     planes = tuple(np.empty(rgb.shape[:2], np.float32) for _ in range(3))
 
     def convert(r0: int, r1: int) -> None:
-        rows = rgb[r0:r1].astype(np.float32)
-        if color_space == "lab":
-            rows *= 1.0 / 255.0
-            rows = cv2.cvtColor(rows, cv2.COLOR_RGB2Lab)
-        _slic._to_planes(rows, np.float32(scale), *planes, r0, r1)
+        # A few rows at a time, so that the float copies stay in cache.
+        for c0 in range(r0, r1, _CONVERT_ROWS):
+            c1 = min(c0 + _CONVERT_ROWS, r1)
+            if color_space == "lab":
+                rows = np.multiply(rgb[c0:c1], np.float32(1 / 255), dtype=np.float32)
+                rows = cv2.cvtColor(rows, cv2.COLOR_RGB2Lab)
+            else:
+                rows = rgb[c0:c1].astype(np.float32)
+            _slic._to_planes(rows, np.float32(scale), *planes, c0, c1)
 
     _run(pool, convert, strips)
     return planes
@@ -416,7 +423,7 @@ def _iterate(planes, alpha, centers, grid: _Grid, max_iter: int, strips, pool) -
     from kseg import _slic
 
     labels = np.empty((grid.height, grid.width), np.int32)
-    alpha_u8 = np.zeros((0, 0), np.uint8) if alpha is None else alpha.view(np.uint8)
+    alpha_u8 = _readonly(np.zeros((0, 0), np.uint8) if alpha is None else alpha.view(np.uint8))
     sums = np.zeros((len(strips), len(centers), 6))
     window = np.float32(grid.window)
     for _ in range(max_iter):
@@ -468,8 +475,21 @@ def _region_stats(labels, n_regions: int, rgb, strips, pool):
     from kseg import _slic
 
     sums = np.zeros((len(strips), n_regions, 6))
+    rgb = _readonly(rgb)
     calls = [(labels, rgb, r0, r1, s) for (r0, r1), s in zip(strips, sums, strict=True)]
     _run(pool, _slic._region_sums, calls)
     totals = sums.sum(axis=0)
     counts = totals[:, 5:6]
     return totals[:, 5].astype(np.int64), totals[:, 0:3] / counts, totals[:, 3:5] / counts
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array``.
+
+    The caller's arrays reach the kernels read-only whether or not they were
+    writable (kseg's ``Image`` holds read-only ones), so numba compiles and
+    caches one version of each kernel, not two.
+    """
+    view = array.view()
+    view.flags.writeable = False
+    return view

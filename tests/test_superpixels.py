@@ -163,6 +163,24 @@ def test_scattered_transparency_still_gives_connected_regions():
     assert_connected_regions(sp)
 
 
+def test_read_only_inputs_reuse_the_compiled_kernels():
+    """Regression: a read-only image (kseg's Image holds read-only arrays) made numba
+    compile a second version of two kernels, seconds more on a cold start."""
+    from kseg import _slic
+
+    rgb = textured(40, 50)
+    alpha = np.ones((40, 50), bool)
+    alpha[:3] = False
+    superpixels(with_alpha(rgb, alpha), 6)
+    rgb_ro, alpha_ro = rgb.copy(), alpha.copy()
+    rgb_ro.flags.writeable = alpha_ro.flags.writeable = False
+    sp = superpixels(with_alpha(rgb_ro, alpha_ro), 6)
+    superpixels(rgb_ro, 6)
+    assert (sp.labels[:3] == -1).all()
+    for kernel in (_slic._to_planes, _slic._assign_strip, _slic._region_sums):
+        assert len(kernel.signatures) == 1, kernel
+
+
 # ----------------------------------------------------------------------------- results
 def test_statistics_match_the_labels():
     rgb = textured(90, 120)
