@@ -1,0 +1,601 @@
+"""The page, driven headless through Streamlit's AppTest: every control and error path.
+
+The caches of the page (st.cache_resource) live for the whole test session, as on a
+server; tests that need a cache miss upload bytes no other test uses.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import struct
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import kseg
+from kseg.samples import sample_path
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+TIMEOUT = 60
+
+# Four flat colours over unequal areas: 4 distinct colours, a known palette.
+QUAD_COLORS = [(200, 30, 30), (30, 160, 40), (20, 40, 220), (240, 240, 240)]
+
+
+@pytest.fixture(scope="module")
+def app_module():
+    """app.py imported as a module, for its plain helpers (main() does not run)."""
+    sys.path.insert(0, str(ROOT))
+    try:
+        import app
+
+        yield app
+    finally:
+        sys.path.remove(str(ROOT))
+
+
+# ----------------------------------------------------------------------------- helpers
+def start(query: dict[str, str] | None = None, **state) -> AppTest:
+    """A fresh visitor: the page run once, with `query` in the URL and `state` preset."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    for key, value in state.items():
+        at.session_state[key] = value
+    return ok(at.run())
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    PIL.Image.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def quadrants(width=120, height=80, tweak=0) -> np.ndarray:
+    """Flat quadrants; `tweak` changes one pixel so the bytes (and cache keys) differ."""
+    rgb = np.empty((height, width, 3), np.uint8)
+    rgb[:, : width // 2] = QUAD_COLORS[0]
+    rgb[: height * 3 // 5, width // 2 :] = QUAD_COLORS[1]
+    rgb[height * 3 // 5 :, width // 2 : width * 5 // 6] = QUAD_COLORS[2]
+    rgb[height * 3 // 5 :, width * 5 // 6 :] = QUAD_COLORS[3]
+    rgb[0, 0] = (200, 30, (30 + tweak) % 256)
+    return rgb
+
+
+def upload(at: AppTest, data: bytes, name="photo.png", mime="image/png") -> AppTest:
+    return at.file_uploader(key="upload").set_value((name, data, mime)).run()
+
+
+def palette_hexes(at: AppTest) -> list[str]:
+    return at.dataframe[0].value["Hex"].tolist()
+
+
+def centres(at: AppTest) -> dict:
+    """The 3D chart's centres trace, as the browser receives it."""
+    spec = json.loads(at.get_by_key("centers_3d").proto.spec)
+    trace = spec["data"][-1]
+    assert trace["name"] == "centres"
+    return trace
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def cli(at: AppTest) -> dict[str, str]:
+    """The Downloads tab's command line, as {option: value}."""
+    at.session_state["tab"] = "Downloads"
+    ok(at.run())
+    words = at.code[0].value.split()
+    assert words[:2] == ["kseg", "segment"]
+    return dict(zip(words[3::2], words[4::2], strict=False))
+
+
+def unescape(markdown: str) -> str:
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def expected_error(data: bytes) -> str:
+    with pytest.raises(kseg.ImageError) as info:
+        kseg.load_image(data, max_pixels=25_000_000)
+    return str(info.value)
+
+
+def huge_png(width=100_000, height=100_000) -> bytes:
+    """A valid PNG header claiming 10 gigapixels, with almost no data behind it."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
+
+
+# ----------------------------------------------------------------------------- first visit
+def test_opens_on_a_sample_with_images_metrics_palette_and_3d_chart():
+    at = start()
+    assert at.selectbox(key="sample").value == "coffee"
+    assert len(at.container(key="original").image) == 1
+    segmented = at.container(key="segmented").image
+    assert len(segmented) == 1 and "Segmented" in segmented[0].captions[0]
+    assert [m.label for m in at.metric] == [
+        "Compactness",
+        "Iterations",
+        "k-means time",
+        "Distinct colours",
+        "Image size",
+    ]
+    assert metric(at, "Image size") == "600 x 400"
+    # The page shows what kseg computes for the defaults.
+    seg = kseg.segment(kseg.load_image(sample_path("coffee")), 4)
+    hexes = [e.hex for e in seg.palette()]
+    assert palette_hexes(at) == hexes
+    assert float(metric(at, "Compactness")) == pytest.approx(seg.compactness, rel=1e-3)
+    trace = centres(at)
+    assert trace["marker"]["color"] == hexes
+    assert len(trace["marker"]["size"]) == 4
+    assert not at.error and not at.warning
+
+
+def test_tabs_are_segment_compare_isolate_downloads():
+    at = start()
+    assert [t.label for t in at.tabs] == ["Segment", "Compare", "Isolate", "Downloads"]
+
+
+# ----------------------------------------------------------------------------- controls
+@pytest.mark.parametrize("k", [2, 7, 32])
+def test_k_sets_the_number_of_palette_rows_and_centres(k):
+    at = start()
+    ok(at.slider(key="k").set_value(k).run())
+    assert len(palette_hexes(at)) == k
+    assert len(centres(at)["marker"]["color"]) == k
+    assert at.container(key="segmented").image[0].captions[0] == f"Segmented into {k} colours"
+
+
+def test_cloud_toggle_adds_and_removes_the_pixel_cloud():
+    at = start()
+    spec = json.loads(at.get_by_key("centers_3d").proto.spec)
+    assert len(spec["data"]) > 1  # the cloud is on by default
+    ok(at.toggle(key="cloud").set_value(False).run())
+    spec = json.loads(at.get_by_key("centers_3d").proto.spec)
+    assert [t["name"] for t in spec["data"]] == ["centres"]
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+def test_named_inits(init):
+    at = start()
+    ok(at.radio(key="init").set_value(init).run())
+    assert len(palette_hexes(at)) == 4
+    assert cli(at)["--init"] == init
+    assert not at.color_picker
+
+
+def test_custom_init_has_one_picker_per_cluster_from_the_photos_colours():
+    at = start()
+    ok(at.radio(key="init").set_value("custom").run())
+    pickers = at.color_picker
+    assert [p.label for p in pickers] == ["Centre 1", "Centre 2", "Centre 3", "Centre 4"]
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", p.value) for p in pickers)
+    assert len(set(p.value for p in pickers)) == 4
+    assert at.number_input(key="attempts").disabled
+    ok(at.slider(key="k").set_value(6).run())
+    assert len(at.color_picker) == 6
+    assert len(palette_hexes(at)) == 6
+
+
+def test_custom_centres_kept_fixed_become_the_palette():
+    at = start(query={"init": "custom"})
+    chosen = ["#000000", "#ffffff", "#8b4513", "#d2b48c"]
+    for i, colour in enumerate(chosen, start=1):
+        at.color_picker(key=f"c{i}").set_value(colour)
+    ok(at.checkbox(key="fixed").set_value(True).run())
+    assert sorted(palette_hexes(at)) == sorted(chosen)
+    assert metric(at, "Iterations") == "0"
+    assert cli(at)["--max-iter"] == "0"
+
+
+def test_custom_centres_move_when_not_fixed():
+    at = start(query={"init": "custom"})
+    at.color_picker(key="c1").set_value("#ff00ff")
+    ok(at.run())
+    assert "#ff00ff" not in palette_hexes(at)  # no magenta in the coffee photo
+    assert len(palette_hexes(at)) == 4
+
+
+@pytest.mark.parametrize(
+    ("criteria", "eps_disabled", "iter_disabled"),
+    [("eps+max_iter", False, False), ("eps", False, True), ("max_iter", True, False)],
+)
+def test_stop_criteria(criteria, eps_disabled, iter_disabled):
+    at = start()
+    ok(at.radio(key="criteria").set_value(criteria).run())
+    assert at.number_input(key="eps").disabled == eps_disabled
+    assert at.number_input(key="max_iter").disabled == iter_disabled
+    assert cli(at)["--criteria"] == criteria
+
+
+def test_max_iter_and_eps_reach_kseg():
+    at = start()
+    at.radio(key="criteria").set_value("max_iter")
+    ok(at.number_input(key="max_iter").set_value(1).run())
+    assert int(metric(at, "Iterations")) <= 1
+    ok(at.radio(key="criteria").set_value("eps+max_iter").run())  # eps is enabled again
+    at.number_input(key="max_iter").set_value(50)
+    ok(at.number_input(key="eps").set_value(2.5).run())
+    options = cli(at)
+    assert (options["--max-iter"], options["--eps"]) == ("50", "2.5")
+
+
+@pytest.mark.parametrize(("label", "space"), [("RGB", "rgb"), ("CIELAB", "lab"), ("HSV", "hsv")])
+def test_colour_spaces(label, space):
+    at = start()
+    ok(at.radio(key="space").set_value(label).run())
+    seg = kseg.segment(kseg.load_image(sample_path("coffee")), 4, color_space=space)
+    assert palette_hexes(at) == [e.hex for e in seg.palette()]
+    assert cli(at)["--color-space"] == space
+
+
+def test_seed_and_attempts_reach_kseg():
+    at = start()
+    at.radio(key="init").set_value("random")
+    at.number_input(key="attempts").set_value(2)
+    ok(at.number_input(key="seed").set_value(7).run())
+    seg = kseg.segment(kseg.load_image(sample_path("coffee")), 4, init="random", attempts=2, seed=7)
+    assert palette_hexes(at) == [e.hex for e in seg.palette()]
+    options = cli(at)
+    assert (options["--seed"], options["--attempts"]) == ("7", "2")
+
+
+def test_opencv_engine_on_a_small_sample():
+    at = start(query={"sample": "chelsea"})
+    ok(at.radio(key="engine").set_value("OpenCV").run())
+    assert metric(at, "Iterations") == "n/a"
+    assert len(palette_hexes(at)) == 4
+    assert not at.warning  # small enough to run without asking
+    assert cli(at)["--engine"] == "opencv"
+
+
+def test_a_big_opencv_run_says_its_cost_and_waits_for_a_click():
+    # 1000 x 1000 flat quadrants: the estimate is seconds, but cv2.kmeans converges at once.
+    at = start()
+    ok(upload(at, png_bytes(quadrants(1000, 1000, tweak=1))))
+    ok(at.radio(key="engine").set_value("OpenCV").run())
+    assert len(at.warning) == 1 and "1,000,000 pixels" in at.warning[0].value
+    assert metric(at, "Iterations") != "n/a"  # meanwhile: the kseg engine's result
+    ok(at.button(key="run_opencv").click().run())
+    assert metric(at, "Iterations") == "n/a"
+    ok(at.run())  # confirmed once for these parameters: stays
+    assert metric(at, "Iterations") == "n/a"
+    ok(at.slider(key="k").set_value(5).run())  # new parameters: asks again
+    assert metric(at, "Iterations") != "n/a"
+    assert at.button(key="run_opencv")
+
+
+def test_an_enormous_opencv_run_is_refused():
+    query = {"sample": "retina", "engine": "OpenCV", "k": "32", "attempts": "50", "criteria": "eps"}
+    at = start(query=query)
+    assert "too long" in at.warning[0].value
+    assert metric(at, "Iterations") != "n/a"
+
+
+# ----------------------------------------------------------------------------- uploads
+def test_a_valid_upload_replaces_the_sample():
+    at = start()
+    ok(upload(at, png_bytes(quadrants(tweak=2))))
+    assert metric(at, "Image size") == "120 x 80"
+    assert metric(at, "Distinct colours") == "5"
+    assert len(palette_hexes(at)) == 4
+    assert "Your photo" in at.markdown[0].value
+    # A sample picked afterwards wins; removing the upload keeps the sample.
+    ok(at.selectbox(key="sample").set_value("chelsea").run())
+    assert metric(at, "Image size") == "451 x 300"
+    ok(at.file_uploader(key="upload").clear().run())
+    assert metric(at, "Image size") == "451 x 300"
+
+
+def test_removing_the_upload_goes_back_to_the_sample():
+    at = start()
+    ok(upload(at, png_bytes(quadrants(tweak=3))))
+    assert metric(at, "Image size") == "120 x 80"
+    ok(at.file_uploader(key="upload").clear().run())
+    assert metric(at, "Image size") == "600 x 400"
+
+
+BAD_FILES = {
+    "empty": b"",
+    "text": b"hello, this is not an image\n" * 10,
+    "truncated": png_bytes(quadrants(300, 200, tweak=4))[:400],
+    "huge": huge_png(),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_FILES))
+def test_a_bad_upload_shows_kseg_message_and_keeps_the_last_good_image(kind):
+    at = start()
+    ok(upload(at, png_bytes(quadrants(tweak=5))))
+    before = palette_hexes(at)
+    data = BAD_FILES[kind]
+    ok(upload(at, data, name="<b>evil</b>*name*.png"))
+    assert len(at.error) == 1
+    shown = unescape(at.error[0].value)
+    assert expected_error(data) in shown
+    assert "evil" not in shown
+    # The previous image and its results are still there.
+    assert metric(at, "Image size") == "120 x 80"
+    assert palette_hexes(at) == before
+    assert len(at.container(key="segmented").image) == 1
+    # The message stays while the bad file sits in the uploader, through other changes.
+    ok(at.slider(key="k").set_value(3).run())
+    assert len(at.error) == 1 and metric(at, "Image size") == "120 x 80"
+
+
+def test_a_fully_transparent_upload_is_refused():
+    at = start()
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    ok(upload(at, png_bytes(rgba)))
+    assert "transparent" in at.error[0].value
+    assert metric(at, "Image size") == "600 x 400"
+
+
+def test_image_notes_are_captions():
+    at = start()
+    frames = [PIL.Image.fromarray(quadrants(tweak=6 + i)) for i in range(2)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    ok(upload(at, buf.getvalue(), name="anim.gif", mime="image/gif"))
+    captions = [c.value for c in at.container(key="original").caption]
+    assert any("first of 2 frames" in c for c in captions)
+
+
+def test_transparent_pixels_stay_transparent():
+    at = start()
+    rgba = np.dstack([quadrants(tweak=8), np.full((80, 120), 255, np.uint8)])
+    rgba[:10, :10, 3] = 0
+    ok(upload(at, png_bytes(rgba)))
+    assert not at.error
+    assert metric(at, "Image size") == "120 x 80"
+
+
+# ----------------------------------------------------------------------------- caching
+def test_a_change_of_k_or_settings_never_decodes_or_counts_again(monkeypatch):
+    calls = {"load_image": 0, "histogram": 0}
+    real_load, real_init = kseg.load_image, kseg.ColorHistogram.__init__
+
+    def counting_load(*args, **kwargs):
+        calls["load_image"] += 1
+        return real_load(*args, **kwargs)
+
+    def counting_init(self, *args, **kwargs):
+        calls["histogram"] += 1
+        real_init(self, *args, **kwargs)
+
+    at = start()
+    monkeypatch.setattr(kseg, "load_image", counting_load)
+    monkeypatch.setattr(kseg.ColorHistogram, "__init__", counting_init)
+    ok(upload(at, png_bytes(quadrants(tweak=9))))
+    assert calls == {"load_image": 1, "histogram": 1}
+    ok(at.slider(key="k").set_value(5).run())
+    ok(at.radio(key="space").set_value("CIELAB").run())
+    ok(at.number_input(key="seed").set_value(3).run())
+    at.session_state["tab"] = "Compare"
+    ok(at.run())
+    assert calls == {"load_image": 1, "histogram": 1}
+
+
+# ----------------------------------------------------------------------------- links
+def test_query_parameters_reproduce_a_view():
+    query = {
+        "sample": "astronaut",
+        "k": "7",
+        "init": "random",
+        "attempts": "3",
+        "criteria": "eps",
+        "eps": "0.5",
+        "max_iter": "30",
+        "space": "CIELAB",
+        "seed": "11",
+        "engine": "kseg",
+    }
+    at = start(query=query)
+    assert metric(at, "Image size") == "512 x 512"
+    assert len(palette_hexes(at)) == 7
+    seg = kseg.segment(
+        kseg.load_image(sample_path("astronaut")),
+        7,
+        init="random",
+        attempts=3,
+        criteria="eps",
+        eps=0.5,
+        max_iter=30,
+        color_space="lab",
+        seed=11,
+    )
+    assert palette_hexes(at) == [e.hex for e in seg.palette()]
+    options = cli(at)
+    assert options == {
+        "-k": "7",
+        "--init": "random",
+        "--attempts": "3",
+        "--max-iter": "30",
+        "--eps": "0.5",
+        "--criteria": "eps",
+        "--color-space": "lab",
+        "--seed": "11",
+        "--engine": "histogram",
+        "-o": "OUTDIR",
+    }
+
+
+def test_query_parameters_open_a_tab():
+    at = start(query={"tab": "Compare"})
+    assert at.get_by_key("elbow_chart")
+
+
+BAD_QUERIES = [
+    {"k": "abc"},
+    {"k": "99"},
+    {"k": "-3"},
+    {"sample": "nope"},
+    {"sample": "../../etc/passwd"},
+    {"init": "bogus"},
+    {"attempts": "0"},
+    {"attempts": "1e9"},
+    {"criteria": "never"},
+    {"eps": "nan"},
+    {"eps": "-1"},
+    {"max_iter": "x"},
+    {"space": "CMYK"},
+    {"seed": "-1"},
+    {"engine": "gpu"},
+    {"tab": "Nope"},
+    {"c1": "not-a-colour", "init": "custom"},
+]
+
+
+@pytest.mark.parametrize(
+    "query", BAD_QUERIES, ids=lambda q: "&".join(f"{k}={v}" for k, v in q.items())
+)
+def test_bad_query_values_fall_back_to_defaults(query):
+    at = start(query=query)
+    assert len(at.container(key="segmented").image) == 1
+    assert metric(at, "Image size") == "600 x 400"
+    assert not at.error
+    options = cli(at)
+    assert options["-k"] == "4"
+    assert options["--engine"] == "histogram"
+    assert options["--attempts"] == "10"
+
+
+# ----------------------------------------------------------------------------- other tabs
+def test_compare_shows_several_k_and_the_elbow():
+    at = start(tab="Compare")
+    captions = [img.captions[0] for img in at.image if img.captions[0].startswith("k = ")]
+    assert [c.split(",")[0] for c in captions] == ["k = 4", "k = 6", "k = 10"]
+    spec = json.loads(at.get_by_key("elbow_chart").proto.spec)
+    curve = spec["data"][0]
+    assert curve["name"] == "compactness"
+    suggested = kseg.suggest_k(
+        kseg.elbow(kseg.ColorHistogram.from_image(kseg.load_image(sample_path("coffee"))),
+                   range(2, 17), attempts=3)
+    )  # fmt: skip
+    assert any(f"suggests k = {suggested}" in c.value for c in at.caption)
+    ok(at.multiselect(key="compare_ks").set_value([3, 8]).run())
+    captions = [img.captions[0] for img in at.image if img.captions[0].startswith("k = ")]
+    assert [c.split(",")[0] for c in captions] == ["k = 3", "k = 8"]
+    ok(at.slider(key="elbow_ks").set_value((3, 6)).run())
+    spec = json.loads(at.get_by_key("elbow_chart").proto.spec)
+    assert len(spec["data"][0]["x"]) in (4, 1)  # plain list, or plotly's typed array
+
+
+def test_use_suggested_k_sets_k():
+    at = start(tab="Compare")
+    button = at.button(key="use_suggested")
+    if button.disabled:
+        ok(at.slider(key="k").set_value(20).run())
+        button = at.button(key="use_suggested")
+    suggested = int(button.label.split("=")[1])
+    ok(button.click().run())
+    assert at.slider(key="k").value == suggested
+
+
+def test_isolate_shows_the_chosen_clusters_and_offers_the_mask():
+    at = start(tab="Isolate", sample="retina")
+    assert at.multiselect(key="isolate").value == [0]
+    assert len(at.container(key="isolated").image) == 1
+    assert at.download_button(key="dl_mask")
+    ok(at.multiselect(key="isolate").set_value([1, 2]).run())
+    assert "Clusters 2, 3" in at.container(key="isolated").image[0].captions[0]
+    ok(at.radio(key="isolate_paint").set_value("the cluster colour").run())
+    ok(at.slider(key="isolate_dim").set_value(0).run())
+    ok(at.multiselect(key="isolate").set_value([]).run())
+    assert at.info and not any(c.key == "isolated" for c in at.container)
+    ok(at.slider(key="k").set_value(2).run())  # fewer clusters than chosen before: no error
+
+
+def test_downloads_are_all_offered():
+    at = start(tab="Downloads")
+    keys = ["dl_segmented", "dl_labels", "dl_palette_json", "dl_palette_csv", "dl_params"]
+    labels = [at.download_button(key=key).label for key in keys]
+    assert labels == [
+        "Segmented image (PNG)",
+        "Label map (PNG)",
+        "Palette (JSON)",
+        "Palette (CSV)",
+        "Run parameters (JSON)",
+    ]
+    assert at.code[0].value.startswith("kseg segment coffee.jpg -k 4")
+
+
+def test_the_gallery_buttons_pick_a_sample():
+    at = start()
+    ok(at.button(key="use_retina").click().run())
+    assert at.selectbox(key="sample").value == "retina"
+    assert metric(at, "Image size") == "1,024 x 1,024"
+
+
+# ----------------------------------------------------------------------------- helpers
+def test_download_files_are_full_resolution_and_leave_the_cache_alone(app_module):
+    image = kseg.load_image(sample_path("chelsea"))
+    seg = kseg.segment(image, 3)
+    png = app_module.segmented_full_png(seg)
+    mask_png = app_module.mask_png(seg, [0, 2])
+    # The full-resolution labels were made on a copy: the cached result stays small.
+    assert "labels" not in seg.__dict__
+    decoded = np.asarray(PIL.Image.open(io.BytesIO(png)))
+    np.testing.assert_array_equal(decoded, seg.segmented_image())
+    mask = np.asarray(PIL.Image.open(io.BytesIO(mask_png)))
+    assert mask.shape == (300, 451) and set(np.unique(mask)) <= {0, 255}
+    np.testing.assert_array_equal(mask == 255, seg.mask([0, 2]))
+
+
+def test_custom_centres_are_read_in_the_colour_space(app_module):
+    rgb = quadrants()
+    hist = kseg.ColorHistogram(rgb)
+    hexes = tuple("#{:02x}{:02x}{:02x}".format(*c) for c in QUAD_COLORS)
+    for space in ("rgb", "lab", "hsv"):
+        init = app_module.centres_in_space(hexes, space)
+        seg = kseg.segment(hist, 4, init=init, max_iter=0, color_space=space)
+        assert sorted(map(tuple, seg.centers_rgb.tolist())) == sorted(QUAD_COLORS)
+
+
+def test_opencv_estimate_grows_with_the_work(app_module):
+    params = app_module.Params(4, "k-means++", 10, 20, 0.1, "eps+max_iter", "rgb", 0, "opencv")
+    base = app_module.opencv_estimate(1_000_000, params)
+    assert 1 < base < 20
+    assert app_module.opencv_estimate(2_000_000, params) == pytest.approx(2 * base)
+    assert app_module.opencv_estimate(1_000_000, params._replace(k=8)) == pytest.approx(2 * base)
+    assert app_module.opencv_estimate(
+        1_000_000, params._replace(init=("#000000",) * 4)
+    ) == pytest.approx(base / 10)
+    assert app_module.opencv_estimate(1_000_000, params._replace(criteria="eps")) == pytest.approx(
+        5 * base
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["*bold* _it_ `code`", "[link](http://x)", ":red[alarm] :smile:", "<b>x</b> $x$"]
+)
+def test_plain_text_cannot_format(app_module, text):
+    escaped = app_module.plain(text)
+    assert unescape(escaped) == text
+    for special in "*_`[]:<>$":
+        assert special not in escaped.replace("\\" + special, "")
