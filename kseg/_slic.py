@@ -12,6 +12,8 @@ distance in (L, a, b, row, col) up to a constant factor.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -45,23 +47,25 @@ def _assign_strip(
     ``alpha`` is (H, W) uint8, or (0, 0) when every pixel is opaque.
 
     Writes ``labels`` (-1 for transparent pixels) and adds each centre's
-    (c0, c1, c2, row, col, count) sums into ``sums`` (K, 6) float64. A pixel
-    that no window reaches (centres drift) goes to the nearest centre of its
-    own grid cell and the eight around it.
+    (c0, c1, c2, row, col, count) sums into ``sums`` (K, 6) float64.
     """
     height, width = p0.shape
     has_alpha = alpha.shape[0] > 0
     n_live = by_row.shape[0]
     best = np.empty(width, np.float32)
     best_k = np.empty(width, np.int32)
-    xs = np.arange(width).astype(np.float32)
+    xs = np.empty(width, np.float32)
+    for x in range(width):
+        xs[x] = x
     lo = 0
     for y in range(r0, r1):
         yf = np.float32(y)
         while lo < n_live and by_row[lo, 0] < yf - step:
             lo += 1
-        best[:] = np.inf
-        best_k[:] = -1
+        # Loops, not slice assignment: numba's generic setitem takes seconds to compile.
+        for x in range(width):
+            best[x] = np.inf
+            best_k[x] = -1
         row0 = p0[y]
         row1 = p1[y]
         row2 = p2[y]
@@ -91,17 +95,27 @@ def _assign_strip(
             )
             hi += 1
 
-        label_row = labels[y]
+        # Pixels no window reached (rare: centres drift apart) take the
+        # nearest centre around their grid cell.
+        uncovered = 0
         for x in range(width):
-            k = best_k[x]
-            if has_alpha and alpha[y, x] == 0:
-                k = -1
-            elif k < 0:
-                k = _nearest_on_grid(
-                    row0[x], row1[x], row2[x], y, x, centers, n_rows, n_cols, height, width
-                )
-                _add(sums, k, row0[x], row1[x], row2[x], y, x, 1)
-            label_row[x] = k
+            uncovered += best_k[x] < 0
+        if uncovered > 0:
+            for x in range(width):
+                if best_k[x] < 0 and not (has_alpha and alpha[y, x] == 0):
+                    k = _nearest_on_grid(
+                        row0[x], row1[x], row2[x], y, x, centers, n_rows, n_cols, height, width
+                    )
+                    _add(sums, k, row0[x], row1[x], row2[x], y, x, 1)
+                    best_k[x] = k
+        label_row = labels[y]
+        if has_alpha:
+            alpha_row = alpha[y]
+            for x in range(width):
+                label_row[x] = best_k[x] if alpha_row[x] != 0 else -1
+        else:
+            for x in range(width):
+                label_row[x] = best_k[x]
 
         # Sum each centre's pixels over its window's row (branch-free, vectorised).
         for c in range(lo, hi):
@@ -115,7 +129,7 @@ def _assign_strip(
 @njit(**_FLAGS)
 def _window(cx, step, width):  # pragma: no cover - compiled
     """Columns ``x0:x1`` of the window row of a centre at column ``cx``."""
-    return max(int(np.ceil(cx - step)), 0), min(int(np.floor(cx + step)) + 1, width)
+    return max(int(math.ceil(cx - step)), 0), min(int(math.floor(cx + step)) + 1, width)
 
 
 @njit(**_FLAGS)
