@@ -222,7 +222,9 @@ def _enforce_connectivity(labels, min_size, out):  # pragma: no cover - compiled
     n_runs = starts.shape[0]
 
     # Union-find over runs; a root is always the first run of its piece.
-    parent = np.arange(n_runs, dtype=np.int32)
+    parent = np.empty(n_runs, np.int32)
+    for r in range(n_runs):
+        parent[r] = r
     for y in range(1, height):
         i, i_end, j, j_end = row_ptr[y - 1], row_ptr[y], row_ptr[y], row_ptr[y + 1]
         while i < i_end and j < j_end:
