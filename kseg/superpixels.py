@@ -25,7 +25,7 @@ from kseg.errors import ImageError, KSegWarning
 
 __all__ = ["Superpixels", "superpixels"]
 
-COLOR_SPACES = ("lab", "rgb")
+_COLOR_SPACES = ("lab", "rgb")
 
 # A connected piece smaller than this fraction of the expected superpixel size
 # is merged into a neighbour (SLIC's EnforceLabelConnectivity uses 1/4).
@@ -269,7 +269,7 @@ def _check_parameters(n_segments, compactness, max_iter, color_space, seed) -> N
         raise TypeError(f"max_iter must be an integer, e.g. 10; got {max_iter!r}.")
     if max_iter < 1:
         raise ValueError(f"max_iter must be at least 1, e.g. 10; got {max_iter}.")
-    if color_space not in COLOR_SPACES:
+    if color_space not in _COLOR_SPACES:
         raise ValueError(f"color_space must be 'lab' or 'rgb'; got {color_space!r}.")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise TypeError(f"seed must be an integer; got {seed!r}.")
