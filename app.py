@@ -452,7 +452,7 @@ def segment_tab(view: View) -> None:
     for warning in seg.warnings:
         st.warning(plain(warning), icon=":material/warning:")
     metrics_ui(view)
-    palette_column, chart_column = st.columns([2, 3], gap="large")
+    palette_column, chart_column = st.columns(2, gap="large")
     with palette_column.container(key="palette"):
         st.subheader("Palette")
         palette_ui(seg)
@@ -469,7 +469,7 @@ def metrics_ui(view: View) -> None:
     columns = st.columns(5, border=True)
     columns[0].metric(
         "Compactness",
-        f"{seg.compactness:.4g}",
+        big_number(seg.compactness),
         help="Sum of squared distances from each pixel to its cluster's centre, in the "
         "colour space used (cv2.kmeans's compactness). Lower is tighter.",
     )
@@ -528,7 +528,7 @@ def compare_tab(view: View) -> None:
                 png = segmented_png(view.source.digest, params, COMPARE_SIDE, view.loaded.hist)
                 column.image(
                     png,
-                    caption=f"k = {k}, compactness {seg.compactness:.4g}",
+                    caption=f"k = {k}, compactness {big_number(seg.compactness)}",
                     output_format="PNG",
                 )
     else:
@@ -706,9 +706,8 @@ def segmentation(digest: str, params: Params, _hist: kseg.ColorHistogram) -> kse
 
 @st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
 def segmented_png(digest: str, params: Params, max_side: int, _hist) -> bytes:
-    """The segmented image at display size, as PNG (flat colours stay flat)."""
-    seg = segmentation(digest, params, _hist)
-    return export.encode_png(seg.segmented_image(max_side), compression=1)
+    """The segmented image at display size, as a palette PNG (flat colours stay flat)."""
+    return figures.segmented_png(segmentation(digest, params, _hist), max_side)
 
 
 @st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
@@ -759,7 +758,7 @@ def comparable(params: Params) -> Params:
 
 def segmented_full_png(seg: kseg.Segmentation) -> bytes:
     # A shallow copy, so the full-resolution labels are not kept on the cached result.
-    return export.encode_png(copy.copy(seg).segmented_image())
+    return figures.segmented_png(copy.copy(seg))
 
 
 def mask_png(seg: kseg.Segmentation, clusters: list[int]) -> bytes:
@@ -778,6 +777,21 @@ def jpeg(pixels: np.ndarray, quality: int = 90) -> bytes:
     if not ok:  # pragma: no cover - OpenCV fails only on invalid arrays
         raise ValueError("Could not encode the preview as JPEG.")
     return buf.tobytes()
+
+
+_SUPERSCRIPTS = str.maketrans(
+    "-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+)
+
+
+def big_number(value: float) -> str:
+    """3 significant digits; large and small values as e.g. 2.79 x 10^8 in superscript."""
+    if 100 <= abs(value) < 99_999.5:
+        return f"{value:,.0f}"
+    if value == 0 or 1e-3 <= abs(value) < 100:
+        return f"{value:.3g}"
+    mantissa, exponent = f"{value:.2e}".split("e")
+    return f"{mantissa} \u00d7 10{str(int(exponent)).translate(_SUPERSCRIPTS)}"
 
 
 def format_seconds(seconds: float) -> str:

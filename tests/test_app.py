@@ -131,7 +131,7 @@ def huge_png(width=100_000, height=100_000) -> bytes:
 
 
 # ----------------------------------------------------------------------------- first visit
-def test_opens_on_a_sample_with_images_metrics_palette_and_3d_chart():
+def test_opens_on_a_sample_with_images_metrics_palette_and_3d_chart(app_module):
     at = start()
     assert at.selectbox(key="sample").value == "coffee"
     assert len(at.container(key="original").image) == 1
@@ -149,7 +149,7 @@ def test_opens_on_a_sample_with_images_metrics_palette_and_3d_chart():
     seg = kseg.segment(kseg.load_image(sample_path("coffee")), 4)
     hexes = [e.hex for e in seg.palette()]
     assert palette_hexes(at) == hexes
-    assert float(metric(at, "Compactness")) == pytest.approx(seg.compactness, rel=1e-3)
+    assert metric(at, "Compactness") == app_module.big_number(seg.compactness)
     trace = centres(at)
     assert trace["marker"]["color"] == hexes
     assert len(trace["marker"]["size"]) == 4
@@ -560,7 +560,7 @@ def test_download_files_are_full_resolution_and_leave_the_cache_alone(app_module
     mask_png = app_module.mask_png(seg, [0, 2])
     # The full-resolution labels were made on a copy: the cached result stays small.
     assert "labels" not in seg.__dict__
-    decoded = np.asarray(PIL.Image.open(io.BytesIO(png)))
+    decoded = np.asarray(PIL.Image.open(io.BytesIO(png)).convert("RGB"))
     np.testing.assert_array_equal(decoded, seg.segmented_image())
     mask = np.asarray(PIL.Image.open(io.BytesIO(mask_png)))
     assert mask.shape == (300, 451) and set(np.unique(mask)) <= {0, 255}
@@ -599,3 +599,12 @@ def test_plain_text_cannot_format(app_module, text):
     assert unescape(escaped) == text
     for special in "*_`[]:<>$":
         assert special not in escaped.replace("\\" + special, "")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(0, "0"), (0.5, "0.5"), (12.5, "12.5"), (5000, "5,000"), (99_999, "99,999"),
+     (2.789e8, "2.79 \u00d7 10\u2078"), (3.2e-5, "3.20 \u00d7 10\u207b\u2075")],
+)  # fmt: skip
+def test_big_numbers_are_short(app_module, value, shown):
+    assert app_module.big_number(value) == shown
