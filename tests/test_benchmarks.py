@@ -1,0 +1,79 @@
+"""Smoke tests for the benchmark scripts: they run end to end and print what they promise.
+
+Timings are not checked here (the machines are shared and noisy); the full
+benchmarks are run by hand, see benchmarks/.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ENGINE_COLUMNS = [
+    "image",
+    "method",
+    "k",
+    "runs",
+    "median s",
+    "min–max s",
+    "CPU s",
+    "speed-up vs cv2.kmeans",
+    "compactness / cv2.kmeans",
+    "peak RSS MB",
+]
+ENGINE_METHODS = [
+    "kseg cold (warmed process)",
+    "kseg first call (new process)",
+    "kseg warm (new k + 1600-px preview)",
+    "cv2.kmeans recipe",
+    "sklearn recipe (sampled fit)",
+]
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def test_bench_engine_quick_prints_one_table_with_every_method():
+    """bench_engine.py --quick (a 320x240 image, k=4) prints the table, targets and stages."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_engine.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+
+    tables = [i for i, line in enumerate(lines) if line.startswith("| image |")]
+    assert len(tables) == 1, "expected exactly one Markdown table"
+    start = tables[0]
+    assert _cells(lines[start]) == ENGINE_COLUMNS
+    assert set(lines[start + 1].replace("|", "")) == {"-"}
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append(_cells(line))
+    assert [row[1] for row in rows] == ENGINE_METHODS
+    for image, method, k, runs, median, spread, cpu, speed_up, ratio, peak in rows:
+        assert image == "0.08 MP" and k == "4" and int(runs) >= 1, method
+        low, high = (float(v) for v in spread.split("–"))
+        assert 0 < low <= float(median) <= high, method
+        assert float(cpu) > 0, method
+        assert speed_up.endswith("x") and float(speed_up[:-1]) > 0, method
+        # Every method clusters the same pixels: none is wildly worse than cv2.kmeans.
+        assert 0.9 < float(ratio) < 1.1, method
+        assert 10 < float(peak) < 4000, method
+    by_method = {row[1]: row for row in rows}
+    assert by_method["cv2.kmeans recipe"][7:9] == ["1.00x", "1.000000"]
+
+    targets = [line for line in lines if line.startswith(("PASS ", "FAIL ", "SKIP "))]
+    assert [line.split(" ", 2)[1] for line in targets] == ["cold", "cold", "warm", "peak"]
+    assert "Where kseg's time goes" in done.stdout
+    assert "    decode " in done.stdout and "preview labels" in done.stdout
+    assert "distinct colours" in done.stdout and "Thread pools" in done.stdout
