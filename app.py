@@ -452,12 +452,29 @@ def segment_tab(view: View) -> None:
     for warning in seg.warnings:
         st.warning(plain(warning), icon=":material/warning:")
     metrics_ui(view)
-    palette_column, chart_column = st.columns(2, gap="large")
-    with palette_column.container(key="palette"):
+    with st.container(key="palette"):
         st.subheader("Palette")
         palette_ui(seg)
-    with chart_column.container(key="centres"):
-        st.subheader("Cluster centres in RGB")
+    with st.container(key="centres"):
+        centres_ui(seg)
+
+
+def centres_ui(seg: kseg.Segmentation) -> None:
+    """The 3D chart of the centres, drawn only while its expander is open.
+
+    A 3D chart is rebuilt by the browser (a new WebGL scene) whenever its data
+    change: on every change of k. Where the browser renders WebGL in software
+    that costs more than the rest of the page together, so it is opt-in.
+    """
+    expander = st.expander(
+        "Cluster centres in 3D (the RGB cube)",
+        icon=":material/3d_rotation:",
+        key="show_3d",
+        bind="query-params",
+    )
+    if not expander.open:
+        return
+    with expander:
         cloud = st.toggle(f"Show {CLOUD_POINTS:,} sampled pixels", value=True, key="cloud")
         figure = figures.centers_3d(seg, cloud=CLOUD_POINTS if cloud else 0, seed=0)
         st.plotly_chart(figure, key="centers_3d", config={"displaylogo": False})
@@ -466,21 +483,21 @@ def segment_tab(view: View) -> None:
 
 def metrics_ui(view: View) -> None:
     seg, image = view.seg, view.loaded.image
-    columns = st.columns(5, border=True)
-    columns[0].metric(
-        "Compactness",
-        big_number(seg.compactness),
-        help="Sum of squared distances from each pixel to its cluster's centre, in the "
-        "colour space used (cv2.kmeans's compactness). Lower is tighter.",
-    )
-    columns[1].metric(
-        "Iterations",
-        str(seg.n_iter) if seg.n_iter >= 0 else "n/a",
-        help="Centre updates of the winning attempt (cv2.kmeans does not report them).",
-    )
-    columns[2].metric("k-means time", format_seconds(seg.seconds), help="Time the clustering took.")
-    columns[3].metric("Distinct colours", f"{view.loaded.hist.n_colors:,}")
-    columns[4].metric("Image size", f"{image.width:,} x {image.height:,}")
+    metrics = [
+        ("Compactness", big_number(seg.compactness),
+         "Sum of squared distances from each pixel to its cluster's centre, in the colour "
+         "space used (cv2.kmeans's compactness). Lower is tighter."),
+        ("Iterations", str(seg.n_iter) if seg.n_iter >= 0 else "n/a",
+         "Centre updates of the winning attempt (cv2.kmeans does not report them)."),
+        ("k-means time", format_seconds(seg.seconds), "Time the clustering took."),
+        ("Distinct colours", f"{view.loaded.hist.n_colors:,}",
+         "Different colours among the opaque pixels: what kseg clusters, weighted."),
+        ("Image size", f"{image.width:,} x {image.height:,}", "Width x height in pixels."),
+    ]  # fmt: skip
+    # A row that wraps on narrow screens rather than squeezing the numbers.
+    with st.container(horizontal=True, wrap=True, key="metrics"):
+        for label, value, help_text in metrics:
+            st.metric(label, value, help=help_text, border=True, width=170)
 
 
 def palette_ui(seg: kseg.Segmentation) -> None:
@@ -495,14 +512,17 @@ def palette_ui(seg: kseg.Segmentation) -> None:
             "Pixels": [e.count for e in entries],
         },
         column_config={
-            "Colour": st.column_config.ImageColumn("Colour", width="small"),
-            "Cluster": st.column_config.NumberColumn("Cluster", width="small"),
+            "Colour": st.column_config.ImageColumn("Colour", width=56),
+            "Cluster": st.column_config.NumberColumn("Cluster", width=60),
+            "Hex": st.column_config.TextColumn("Hex", width=76),
+            "RGB": st.column_config.TextColumn("RGB", width=100),
             "Share": st.column_config.ProgressColumn(
-                "Share", format="percent", min_value=0.0, max_value=1.0
+                "Share", format="percent", min_value=0.0, max_value=1.0, width=120
             ),
-            "Pixels": st.column_config.NumberColumn("Pixels", format="localized"),
+            "Pixels": st.column_config.NumberColumn("Pixels", format="localized", width=90),
         },
         hide_index=True,
+        height=35 * (min(len(entries), 12) + 1) + 3,  # up to 12 rows without scrolling
         key="palette_table",
     )
 
@@ -785,13 +805,13 @@ _SUPERSCRIPTS = str.maketrans(
 
 
 def big_number(value: float) -> str:
-    """3 significant digits; large and small values as e.g. 2.79 x 10^8 in superscript."""
+    """Short enough for a metric: 3 significant digits, 2.79x10^8 with a superscript."""
     if 100 <= abs(value) < 99_999.5:
         return f"{value:,.0f}"
     if value == 0 or 1e-3 <= abs(value) < 100:
         return f"{value:.3g}"
     mantissa, exponent = f"{value:.2e}".split("e")
-    return f"{mantissa} \u00d7 10{str(int(exponent)).translate(_SUPERSCRIPTS)}"
+    return f"{mantissa}\u00d710{str(int(exponent)).translate(_SUPERSCRIPTS)}"
 
 
 def format_seconds(seconds: float) -> str:

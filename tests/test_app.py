@@ -84,7 +84,10 @@ def palette_hexes(at: AppTest) -> list[str]:
 
 
 def centres(at: AppTest) -> dict:
-    """The 3D chart's centres trace, as the browser receives it."""
+    """The 3D chart's centres trace, as the browser receives it (opens its expander)."""
+    if not at.session_state["show_3d"]:
+        at.session_state["show_3d"] = True
+        ok(at.run())
     spec = json.loads(at.get_by_key("centers_3d").proto.spec)
     trace = spec["data"][-1]
     assert trace["name"] == "centres"
@@ -150,10 +153,19 @@ def test_opens_on_a_sample_with_images_metrics_palette_and_3d_chart(app_module):
     hexes = [e.hex for e in seg.palette()]
     assert palette_hexes(at) == hexes
     assert metric(at, "Compactness") == app_module.big_number(seg.compactness)
-    trace = centres(at)
-    assert trace["marker"]["color"] == hexes
-    assert len(trace["marker"]["size"]) == 4
+    # The 3D chart is drawn only once its expander is opened.
+    assert not at.get("plotly_chart")
+    at.session_state["show_3d"] = True
+    ok(at.run())
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["data"][-1]["marker"]["color"] == hexes
+    assert len(spec["data"][-1]["marker"]["size"]) == 4
     assert not at.error and not at.warning
+
+
+def test_a_link_can_open_the_3d_view():
+    at = start(query={"show_3d": "true", "k": "5"})
+    assert len(centres(at)["marker"]["color"]) == 5
 
 
 def test_tabs_are_segment_compare_isolate_downloads():
@@ -172,7 +184,7 @@ def test_k_sets_the_number_of_palette_rows_and_centres(k):
 
 
 def test_cloud_toggle_adds_and_removes_the_pixel_cloud():
-    at = start()
+    at = start(show_3d=True)
     spec = json.loads(at.get_by_key("centers_3d").proto.spec)
     assert len(spec["data"]) > 1  # the cloud is on by default
     ok(at.toggle(key="cloud").set_value(False).run())
@@ -604,7 +616,7 @@ def test_plain_text_cannot_format(app_module, text):
 @pytest.mark.parametrize(
     ("value", "shown"),
     [(0, "0"), (0.5, "0.5"), (12.5, "12.5"), (5000, "5,000"), (99_999, "99,999"),
-     (2.789e8, "2.79 \u00d7 10\u2078"), (3.2e-5, "3.20 \u00d7 10\u207b\u2075")],
+     (2.789e8, "2.79\u00d710\u2078"), (3.2e-5, "3.20\u00d710\u207b\u2075")],
 )  # fmt: skip
 def test_big_numbers_are_short(app_module, value, shown):
     assert app_module.big_number(value) == shown
