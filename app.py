@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -39,6 +40,7 @@ COMPARE_DEFAULT = [4, 6, 10]
 ELBOW_DEFAULT = (2, 16)
 ELBOW_ATTEMPTS = 3
 
+LOG = logging.getLogger("kseg.app")
 SAMPLES_BY_NAME = {s.name: s for s in SAMPLES}
 INITS = ["k-means++", "random", "custom"]
 CRITERIA = ["eps+max_iter", "eps", "max_iter"]
@@ -129,7 +131,8 @@ def main() -> None:
         warm_up()
 
     source = image_ui()
-    loaded = load(source.digest, source.data)
+    with st.spinner("Reading the photo..."):
+        loaded = load(source.digest, source.data)  # a cache hit unless it was evicted
     describe_source(source, loaded.image)
     params = controls_ui(source, loaded)
     params = opencv_gate_ui(source, loaded, params)
@@ -198,6 +201,9 @@ def image_ui() -> Source:
                 load(candidate.digest, candidate.data)
         except kseg.ImageError as err:
             state["_upload_error"] = str(err)
+        except Exception:  # a bug or a lack of memory: the visitor still keeps their page
+            LOG.exception("Unexpected failure reading an upload")
+            state["_upload_error"] = "Reading it failed unexpectedly; try another file."
         else:
             state["_upload_error"] = None
             state["_source"] = candidate
@@ -383,6 +389,7 @@ def custom_centres_ui(source: Source, loaded: Loaded, k: int) -> tuple[tuple[str
     fixed = st.checkbox(
         "Keep these colours fixed",
         key="fixed",
+        bind="query-params",
         help="Map every pixel to the nearest of these colours without moving them "
         "(max_iter = 0): apply a palette as it is.",
     )

@@ -11,12 +11,15 @@ import json
 import re
 import struct
 import sys
+import tomllib
 import zlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import PIL.Image
 import pytest
+import streamlit.config
 from streamlit.testing.v1 import AppTest
 
 import kseg
@@ -45,6 +48,9 @@ def app_module():
 # ----------------------------------------------------------------------------- helpers
 def start(query: dict[str, str] | None = None, **state) -> AppTest:
     """A fresh visitor: the page run once, with `query` in the URL and `state` preset."""
+    # The page's config.toml hides exception details from visitors; tests want them.
+    streamlit.config.get_option("client.showErrorDetails")  # parses config.toml first
+    streamlit.config.set_option("client.showErrorDetails", "full")
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for key, value in (query or {}).items():
         at.query_params[key] = value
@@ -360,6 +366,18 @@ def test_a_bad_upload_shows_kseg_message_and_keeps_the_last_good_image(kind):
     assert len(at.error) == 1 and metric(at, "Image size") == "120 x 80"
 
 
+def test_an_unexpected_failure_reading_an_upload_keeps_the_page(monkeypatch):
+    at = start()
+
+    def broken(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(kseg, "load_image", broken)
+    ok(upload(at, png_bytes(quadrants(tweak=12))))
+    assert "failed unexpectedly" in at.error[0].value
+    assert metric(at, "Image size") == "600 x 400"
+
+
 def test_a_fully_transparent_upload_is_refused():
     at = start()
     rgba = np.zeros((20, 30, 4), np.uint8)
@@ -368,14 +386,42 @@ def test_a_fully_transparent_upload_is_refused():
     assert metric(at, "Image size") == "600 x 400"
 
 
-def test_image_notes_are_captions():
-    at = start()
+def animated_gif() -> bytes:
     frames = [PIL.Image.fromarray(quadrants(tweak=6 + i)) for i in range(2)]
     buf = io.BytesIO()
     frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
-    ok(upload(at, buf.getvalue(), name="anim.gif", mime="image/gif"))
-    captions = [c.value for c in at.container(key="original").caption]
-    assert any("first of 2 frames" in c for c in captions)
+    return buf.getvalue()
+
+
+def rotated_jpeg() -> bytes:
+    exif = PIL.Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
+    buf = io.BytesIO()
+    PIL.Image.fromarray(quadrants(tweak=10)).save(buf, format="JPEG", exif=exif)
+    return buf.getvalue()
+
+
+def sixteen_bit_png() -> bytes:
+    ok_, buf = cv2.imencode(".png", quadrants(tweak=11).astype(np.uint16) * 257)
+    assert ok_
+    return buf.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("make", "name", "note", "size"),
+    [
+        (animated_gif, "anim.gif", "first of 2 frames", "120 x 80"),
+        (rotated_jpeg, "phone.jpg", "EXIF orientation", "80 x 120"),
+        (sixteen_bit_png, "deep.png", "16-bit image scaled to 8 bits", "120 x 80"),
+    ],
+)
+def test_image_notes_are_captions(make, name, note, size):
+    at = start()
+    # The file's content decides its format; the name only has to pass the uploader.
+    ok(upload(at, make(), name=name, mime="application/octet-stream"))
+    captions = [unescape(c.value) for c in at.container(key="original").caption]
+    assert any(note in c for c in captions), captions
+    assert metric(at, "Image size") == size
 
 
 def test_transparent_pixels_stay_transparent():
@@ -620,3 +666,13 @@ def test_plain_text_cannot_format(app_module, text):
 )  # fmt: skip
 def test_big_numbers_are_short(app_module, value, shown):
     assert app_module.big_number(value) == shown
+
+
+def test_config_is_set_for_a_public_demo():
+    with open(ROOT / ".streamlit" / "config.toml", "rb") as f:
+        config = tomllib.load(f)
+    assert config["server"]["maxUploadSize"] == 50
+    assert config["server"]["enableXsrfProtection"] is True
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["client"]["toolbarMode"] == "viewer"
+    assert config["client"]["showErrorDetails"] == "none"
