@@ -25,6 +25,7 @@ import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 import cv2
 import numpy as np
@@ -32,6 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import kseg.superpixels as kseg_superpixels  # noqa: E402
 from kseg.samples import sample_path  # noqa: E402
 from kseg.superpixels import superpixels  # noqa: E402
 
@@ -94,6 +96,12 @@ def run_kseg(rgb: np.ndarray) -> np.ndarray:
     return superpixels(rgb, N_SEGMENTS, compactness=COMPACTNESS, max_iter=MAX_ITER).labels
 
 
+def run_kseg_one_thread(rgb: np.ndarray) -> np.ndarray:
+    """kseg on one core (the peers use one; cv2.cvtColor may still use two)."""
+    with mock.patch.object(kseg_superpixels, "_n_workers", lambda: 1):
+        return run_kseg(rgb)
+
+
 def run_skimage(rgb: np.ndarray) -> np.ndarray:
     from skimage.segmentation import slic
 
@@ -124,6 +132,7 @@ def run_opencv_slico(rgb: np.ndarray) -> np.ndarray:
 
 METHODS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "kseg": run_kseg,
+    "kseg, 1 thread": run_kseg_one_thread,
     "skimage slic": run_skimage,
     "OpenCV SLIC": run_opencv_slic,
     "OpenCV SLICO": run_opencv_slico,

@@ -16,6 +16,7 @@ import os
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import cv2
@@ -30,6 +31,9 @@ _COLOR_SPACES = ("lab", "rgb")
 # A connected piece smaller than this fraction of the expected superpixel size
 # is merged into a neighbour (SLIC's EnforceLabelConnectivity uses 1/4).
 _MIN_SIZE_FRACTION = 0.25
+
+# Horizontal strips of rows that the kernels work on, in parallel threads.
+_N_STRIPS = 8
 
 # Rows converted to CIELAB per call: about 1 MB of float32 at 4000 columns.
 _CONVERT_ROWS = 32
@@ -199,7 +203,8 @@ def superpixels(
 
     grid = _Grid.for_image(rgb.shape[0], rgb.shape[1], n_segments)
     strips = _strips(rgb.shape[0])
-    with ThreadPoolExecutor(len(strips)) as pool:
+    n_workers = min(_n_workers(), len(strips))
+    with ThreadPoolExecutor(n_workers) if n_workers > 1 else nullcontext() as pool:
         planes = _color_planes(rgb, color_space, grid.step / compactness, strips, pool)
         centers = _grid_centers(planes, alpha, grid)
         labels = _iterate(planes, alpha, centers, grid, max_iter, strips, pool)
@@ -311,20 +316,29 @@ def _as_rgb_alpha(image) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _strips(height: int) -> list[tuple[int, int]]:
-    """Split rows ``0..height`` into one strip per available core."""
-    try:
-        n_cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        n_cores = os.cpu_count() or 1
-    n = max(1, min(n_cores, height))
+    """Split rows ``0..height`` into ``_N_STRIPS`` strips (fewer for a short image).
+
+    A fixed number, not one per core: each strip keeps its own sums, so the
+    result is the same bit for bit whatever the number of cores.
+    """
+    n = max(1, min(_N_STRIPS, height))
     bounds = [round(i * height / n) for i in range(n + 1)]
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def _run(pool: ThreadPoolExecutor, kernel, calls: list[tuple]) -> None:
-    """Run ``kernel(*args)`` for every tuple in ``calls``, in parallel."""
-    if len(calls) == 1:
-        kernel(*calls[0])
+def _n_workers() -> int:
+    """Threads to run strips on: the cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _run(pool: ThreadPoolExecutor | None, kernel, calls: list[tuple]) -> None:
+    """Run ``kernel(*args)`` for every tuple in ``calls``: in ``pool``, or here if None."""
+    if pool is None:
+        for args in calls:
+            kernel(*args)
         return
     for future in [pool.submit(kernel, *args) for args in calls]:
         future.result()

@@ -99,6 +99,18 @@ def test_same_input_gives_same_labels():
     np.testing.assert_array_equal(first.mean_colors, second.mean_colors)
 
 
+def test_labels_do_not_depend_on_the_number_of_cores(monkeypatch):
+    import kseg.superpixels as module
+
+    rgb = textured(150, 200)
+    monkeypatch.setattr(module, "_n_workers", lambda: 1)
+    one = superpixels(rgb, 80)
+    monkeypatch.setattr(module, "_n_workers", lambda: 3)
+    three = superpixels(rgb, 80)
+    np.testing.assert_array_equal(one.labels, three.labels)
+    np.testing.assert_array_equal(one.mean_colors, three.mean_colors)
+
+
 def test_input_is_not_modified():
     rgb = textured(60, 80)
     before = rgb.copy()
