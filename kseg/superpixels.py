@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from kseg import _slic
 from kseg.errors import ImageError, KSegWarning
 
 __all__ = ["Superpixels", "superpixels"]
@@ -346,8 +347,6 @@ def _run(pool: ThreadPoolExecutor | None, kernel, calls: list[tuple]) -> None:
 
 def _color_planes(rgb, color_space, scale, strips, pool) -> tuple[np.ndarray, ...]:
     """Three (H, W) float32 colour planes, scaled by ``S / compactness``."""
-    from kseg import _slic
-
     planes = tuple(np.empty(rgb.shape[:2], np.float32) for _ in range(3))
 
     def convert(r0: int, r1: int) -> None:
@@ -434,8 +433,6 @@ def _iterate(planes, alpha, centers, grid: _Grid, max_iter: int, strips, pool) -
     Updates ``centers`` in place; returns the (H, W) int32 labels of the last
     assignment (indices into ``centers``; -1 for transparent pixels).
     """
-    from kseg import _slic
-
     labels = np.empty((grid.height, grid.width), np.int32)
     alpha_u8 = _readonly(np.zeros((0, 0), np.uint8) if alpha is None else alpha.view(np.uint8))
     sums = np.zeros((len(strips), len(centers), 6))
@@ -469,8 +466,6 @@ def _update_centers(centers: np.ndarray, sums: np.ndarray) -> None:
 
 def _connected(labels: np.ndarray, min_size: float) -> tuple[np.ndarray, int]:
     """Relabel into 4-connected regions, merging pieces under ``min_size`` pixels."""
-    from kseg import _slic
-
     out = np.empty_like(labels)
     n_regions = _slic._enforce_connectivity(labels, int(min_size), out)
     return out, int(n_regions)
@@ -486,8 +481,6 @@ def _compact(labels: np.ndarray, n_labels: int) -> tuple[np.ndarray, int]:
 
 def _region_stats(labels, n_regions: int, rgb, strips, pool):
     """Pixel count, mean RGB colour and mean (row, col) of each region."""
-    from kseg import _slic
-
     sums = np.zeros((len(strips), n_regions, 6))
     rgb = _readonly(rgb)
     calls = [(labels, rgb, r0, r1, s) for (r0, r1), s in zip(strips, sums, strict=True)]
