@@ -164,6 +164,8 @@ def image_ui() -> Source:
 
     The last good choice wins: a new good upload replaces the image, a sample picked
     afterwards replaces the upload, and a bad upload changes nothing but shows why.
+    Emptying the uploader changes nothing either: Streamlit reruns with no file while
+    one upload replaces another, and that must not drop the photo on show.
     """
     state = st.session_state
     with st.sidebar:
@@ -184,14 +186,20 @@ def image_ui() -> Source:
         )
         sample = SAMPLES_BY_NAME[name]
         st.caption(f"{sample.title}. Photo: {sample.credit}, {sample.licence}.")
+        current = state.get("_source")
+        if current is not None and current.kind == "upload":
+            st.button(
+                f"Show the {name} sample instead of your photo",
+                key="show_sample",
+                on_click=_prefer_sample,
+                icon=":material/photo_library:",
+                type="tertiary",
+            )
         gallery_ui()
 
     if upload is None:
         state["_upload_id"] = None
         state["_upload_error"] = None
-        current = state.get("_source")
-        if current is not None and current.kind == "upload":
-            state["_source"] = None  # the visitor removed their photo: back to the sample
     elif upload.file_id != state.get("_upload_id"):
         state["_upload_id"] = upload.file_id
         data = upload.getvalue()

@@ -326,16 +326,24 @@ def test_a_valid_upload_replaces_the_sample():
     # A sample picked afterwards wins; removing the upload keeps the sample.
     ok(at.selectbox(key="sample").set_value("chelsea").run())
     assert metric(at, "Image size") == "451 x 300"
+    assert not any(b.key == "show_sample" for b in at.button)
     ok(at.file_uploader(key="upload").clear().run())
     assert metric(at, "Image size") == "451 x 300"
 
 
-def test_removing_the_upload_goes_back_to_the_sample():
+def test_an_empty_uploader_keeps_the_photo_until_a_sample_is_chosen():
+    """Regression: Streamlit reruns with no file while one upload replaces another; the
+    page took that for "photo removed" and dropped the good photo for the sample."""
     at = start()
     ok(upload(at, png_bytes(quadrants(tweak=3))))
     assert metric(at, "Image size") == "120 x 80"
     ok(at.file_uploader(key="upload").clear().run())
+    assert metric(at, "Image size") == "120 x 80"
+    ok(upload(at, b"not an image", name="x.png"))
+    assert at.error and metric(at, "Image size") == "120 x 80"
+    ok(at.button(key="show_sample").click().run())
     assert metric(at, "Image size") == "600 x 400"
+    assert not any(b.key == "show_sample" for b in at.button)
 
 
 BAD_FILES = {
