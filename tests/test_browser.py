@@ -36,6 +36,7 @@ ORIGINAL_IMG = ".st-key-original [data-testid='stImage'] img"
 K_SLIDER = ".st-key-k input[type='range']"
 K_SHOWN = ".st-key-k [data-testid='stSliderThumbValue']"
 PALETTE_GRID = ".st-key-palette [role='grid']"
+CENTRES_CHART = ".st-key-centres .js-plotly-plot"
 
 # Five flat colours (RGB), far apart, for the uploaded test photo.
 BLOCK_COLOURS = [(220, 40, 40), (40, 170, 60), (40, 70, 210), (235, 220, 60), (30, 30, 30)]
@@ -175,18 +176,27 @@ def assert_no_error(page: Any) -> None:
 
 
 def expect_segment_view(page: Any, k: int) -> None:
-    """Original and segmented images shown, k in the caption, palette and chart with k."""
+    """Original and segmented images shown, k on the slider and in the caption, k palette rows."""
     expect(page.locator(ORIGINAL_IMG)).to_be_visible()
     expect(page.locator(SEGMENTED_IMG)).to_be_visible()
     expect(page.locator(".st-key-segmented")).to_contain_text(f"Segmented into {k} colours")
     expect(page.locator(K_SHOWN)).to_have_text(str(k))
     expect(page.locator(PALETTE_GRID)).to_have_attribute("aria-rowcount", str(k + 1))
+
+
+def expect_centres_chart(page: Any, k: int) -> None:
+    """The 3D chart (opened from its expander if need be) draws k centres."""
+    if page.locator(CENTRES_CHART).count() == 0:
+        page.locator(".st-key-centres summary").click()
+    expect(page.locator(".st-key-centres").get_by_test_id("stPlotlyChart")).to_be_visible()
     page.wait_for_function(
-        """(k) => [...document.querySelectorAll(".st-key-centres .js-plotly-plot")].some(
+        """([selector, k]) => [...document.querySelectorAll(selector)].some(
             (div) => (div.data || []).some((t) => t.name === "centres" && t.x.length === k))""",
-        arg=k,
+        arg=[CENTRES_CHART, k],
         timeout=TIMEOUT,
     )
+    wait_until_settled(page, TIMEOUT)
+    assert chart_centres(page) == k
 
 
 def load_bench_app() -> Any:
@@ -214,9 +224,10 @@ def test_opens_on_a_sample_with_images_metrics_palette_and_chart(app_page: Any) 
     expect(page.get_by_test_id("stMetric").filter(has_text="Image size")).to_contain_text(
         "600 x 400"
     )
-    expect(page.get_by_test_id("stPlotlyChart")).to_be_visible()
     assert palette_rows(page) == k
-    assert chart_centres(page) == k
+    expect_centres_chart(page, k)
+    assert "show_3d=true" in page.url  # the open chart is part of the shareable link
+    assert_no_error(page)
 
 
 def test_upload_change_k_and_download_full_resolution(app_page: Any, tmp_path: Path) -> None:
@@ -236,9 +247,9 @@ def test_upload_change_k_and_download_full_resolution(app_page: Any, tmp_path: P
     expect(page.locator(K_SHOWN)).to_have_text(str(new_k))
     wait_for_new_segmented(page, before)
     expect_segment_view(page, new_k)
-    assert_no_error(page)
     assert palette_rows(page) == new_k
-    assert chart_centres(page) == new_k
+    expect_centres_chart(page, new_k)
+    assert_no_error(page)
     assert re.search(rf"[?&]k={new_k}(&|$)", page.url), page.url  # the shareable link follows
 
     page.get_by_role("tab", name="Downloads").click()
@@ -301,7 +312,7 @@ def test_bad_upload_shows_an_error_and_keeps_the_previous_image(
 
 def test_shareable_link_sets_the_controls(new_page: Any, warmed_up: str) -> None:
     page = new_page
-    open_app(page, f"{warmed_up}/?k=7&space=CIELAB&seed=3", TIMEOUT)
+    open_app(page, f"{warmed_up}/?k=7&space=CIELAB&seed=3&show_3d=true", TIMEOUT)
     expect(page.locator(K_SHOWN)).to_have_text("7")
     assert page.locator(K_SLIDER).get_attribute("value") == "7"
     expect(page.locator(".st-key-space input[type='radio'][value]:checked")).to_have_count(1)
@@ -309,6 +320,8 @@ def test_shareable_link_sets_the_controls(new_page: Any, warmed_up: str) -> None
     expect(checked_space).to_contain_text("CIELAB")
     expect(page.locator(".st-key-seed input")).to_have_value("3")
     expect_segment_view(page, 7)
+    expect(page.locator(CENTRES_CHART)).to_have_count(1)  # open from the link, no click
+    expect_centres_chart(page, 7)
     assert_no_error(page)
 
 
