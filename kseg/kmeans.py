@@ -10,6 +10,9 @@ every point still ends each iteration at its nearest centre.
 from __future__ import annotations
 
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -20,6 +23,7 @@ __all__ = ["KMeansResult", "kmeans", "CRITERIA", "INITS"]
 CRITERIA = ("eps+max_iter", "eps", "max_iter")
 INITS = ("k-means++", "random")
 _EPS_ONLY_MAX_ITER = 100  # OpenCV's cap when only EPS is given
+_WORKERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,18 +140,35 @@ class _Run:
 
 
 def _run_attempts(X, w, k, init, attempts, max_iter, eps2, seed) -> list[_Run]:
-    """Run the attempts; ``init`` is a name or a (k, d) float64 array."""
+    """Run the attempts; ``init`` is a name or a (k, d) float64 array.
+
+    Starts are drawn in order from one seeded generator, then the Lloyd runs go
+    to a thread pool (the compiled loop releases the GIL): same seed, same result.
+    """
     if isinstance(init, np.ndarray):
         starts = [init]
     else:
         rng = np.random.default_rng(seed)
         seeder = _kmeans_plusplus if init == "k-means++" else _random_points
         starts = [seeder(X, w, k, rng) for _ in range(attempts)]
-    runs = []
-    for start in starts:
-        centers, labels, n_iter, compactness = _lloyd(X, w, start, max_iter, eps2)
-        runs.append(_Run(centers, labels, float(compactness), int(n_iter)))
-    return runs
+    results = run_parallel(lambda start: _lloyd(X, w, start, max_iter, eps2), starts)
+    return [_Run(c, labels, float(compactness), int(n)) for c, labels, n, compactness in results]
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def run_parallel(func, items) -> list:
+    """``[func(item) for item in items]`` on a small shared thread pool, in order."""
+    items = list(items)
+    if len(items) < 2 or _WORKERS < 2:
+        return [func(item) for item in items]
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="kseg")
+    return list(_POOL.map(func, items))
 
 
 def _check_criteria(criteria, max_iter, eps) -> tuple[int, float]:

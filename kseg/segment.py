@@ -14,7 +14,14 @@ import numpy as np
 from kseg import spaces
 from kseg.errors import ImageError
 from kseg.histogram import ColorHistogram, preview_grid
-from kseg.kmeans import _check_criteria, _check_init, _check_int, _lloyd, _run_attempts
+from kseg.kmeans import (
+    _check_criteria,
+    _check_init,
+    _check_int,
+    _lloyd,
+    _run_attempts,
+    run_parallel,
+)
 
 __all__ = ["ENGINES", "PaletteEntry", "Segmentation", "elbow", "segment", "suggest_k"]
 
@@ -22,8 +29,13 @@ ENGINES = ("histogram", "opencv")
 MAX_K = 256
 # Below this many distinct colours the attempts run on the exact colours directly.
 _COARSE_MIN_COLORS = 20_000
-_COARSE_BITS = 5  # 32 levels per channel: at most 32768 coarse colours
-_REFINED_ATTEMPTS = 2  # best coarse attempts refined on the exact colours
+# The attempts run on three coarse summaries, 16, 32 and 64 levels per channel:
+# different summaries lead k-means++ into different local optima (one summary alone
+# often lands every attempt in the same one). Each candidate is then refined on the
+# finest summary, and the best few on the exact colours.
+_COARSE_LEVELS = (4, 5, 6)  # bits per channel
+_PROMOTED = 4  # candidates from the coarser summaries refined on the finest
+_REFINED = 3  # best candidates refined on the exact colours
 
 
 @dataclass(frozen=True)
@@ -187,11 +199,14 @@ def segment(
     color_space : {"rgb", "lab", "hsv"}
         Where distances are measured; see :mod:`kseg.spaces`.
     engine : {"histogram", "opencv"}
-        ``"histogram"``: weighted k-means over the distinct colours. The
-        attempts run on a coarse summary (colours averaged over 32 levels per
-        channel), and the two best are refined on the exact colours with the
-        same criteria. ``"opencv"``: the classic recipe, cv2.kmeans on every
-        opaque pixel (slow; for comparison).
+        ``"histogram"``: weighted k-means over the distinct colours. Below
+        20,000 distinct colours the attempts run on them directly. Above, the
+        attempts run on three coarse summaries (colours averaged in RGB cells of
+        16, 32 and 64 levels per channel; ``attempts`` starts on each); the four
+        best candidates of the two coarser ones are refined on the finest, and
+        the three best of all are refined on the exact colours, all with the
+        same criteria; the best refined result wins. ``"opencv"``: the classic
+        recipe, cv2.kmeans on every opaque pixel (slow; for comparison).
 
     Returns
     -------
@@ -318,31 +333,38 @@ def _histogram(hist, k, init, attempts, max_iter, eps2, space, seed):
     if isinstance(init, np.ndarray):
         centers, labels, n_iter, compactness = _lloyd(X, w, init, max_iter, eps2)
         return centers, labels, n_iter, compactness
-    if hist.n_colors >= _COARSE_MIN_COLORS:
-        Xc, wc = _coarse_summary(hist, space)
-        runs = _run_attempts(Xc, wc, k, init, attempts, max_iter, eps2, seed)
-        runs.sort(key=lambda run: run.compactness)
-        starts = [run.centers for run in runs[:_REFINED_ATTEMPTS]]
-    else:
+    if hist.n_colors < _COARSE_MIN_COLORS:
         runs = _run_attempts(X, w, k, init, attempts, max_iter, eps2, seed)
         best = min(runs, key=lambda run: run.compactness)
         return best.centers, best.labels, best.n_iter, best.compactness
-    best = None
-    for start in starts:
-        result = _lloyd(X, w, start, max_iter, eps2)
-        if best is None or result[3] < best[3]:
-            best = result
-    return best
+    runs = []
+    for level, bits in enumerate(_COARSE_LEVELS):
+        Xc, wc = _coarse_summary(hist, space, bits)
+        runs.append(_run_attempts(Xc, wc, k, init, attempts, max_iter, eps2, seed + level))
+    # Candidates from the coarser summaries: the best few, by their fit to the finest
+    # summary, are refined there; the finest summary's own runs are converged already.
+    Xf, wf = _coarse_summary(hist, space, _COARSE_LEVELS[-1])
+    coarser = [run.centers for level in runs[:-1] for run in level]
+    fit = [_lloyd(Xf, wf, centers, 0, 0.0)[3] for centers in coarser]
+    chosen = [coarser[i] for i in np.argsort(fit, kind="stable")[:_PROMOTED]]
+    refined = run_parallel(lambda c: _lloyd(Xf, wf, c, max_iter, eps2), chosen)
+    candidates = [(r[3], r[0]) for r in refined] + [(r.compactness, r.centers) for r in runs[-1]]
+    candidates.sort(key=lambda c: c[0])
+    finals = run_parallel(lambda c: _lloyd(X, w, c[1], max_iter, eps2), candidates[:_REFINED])
+    return min(finals, key=lambda result: result[3])
 
 
-def _coarse_summary(hist, space):
-    """The distinct colours averaged within 32x32x32 RGB cells: (C, 3) points, (C,) weights."""
+def _coarse_summary(hist, space, bits):
+    """The distinct colours averaged within RGB cells of 2^(8-bits) levels a side.
+
+    Returns (C, 3) points (the weighted mean of each non-empty cell, in ``space``)
+    and (C,) weights (the cell's pixel count); computed once per histogram.
+    """
 
     def build():
-        shift = 8 - _COARSE_BITS
-        c = (hist.colors >> shift).astype(np.intp)
-        cell = (c[:, 0] << (2 * _COARSE_BITS)) | (c[:, 1] << _COARSE_BITS) | c[:, 2]
-        size = 1 << (3 * _COARSE_BITS)
+        c = (hist.colors >> (8 - bits)).astype(np.intp)
+        cell = (c[:, 0] << (2 * bits)) | (c[:, 1] << bits) | c[:, 2]
+        size = 1 << (3 * bits)
         w = hist.weights
         wsum = np.bincount(cell, weights=w, minlength=size)
         used = np.flatnonzero(wsum)
@@ -353,7 +375,7 @@ def _coarse_summary(hist, space):
         points /= wsum[used, None]
         return np.ascontiguousarray(points), np.ascontiguousarray(wsum[used])
 
-    return hist.cached(f"coarse/{space}", build)
+    return hist.cached(f"coarse/{space}/{bits}", build)
 
 
 def _opencv(hist, k, init, attempts, max_iter, eps, criteria, space, seed):
