@@ -268,7 +268,8 @@ def _split(total: int, parts: int) -> list[int]:
 
 def _step(log: Callable[[str], None], run_: PageRun, action: str, do: Callable, *args) -> None:
     seconds = do(*args)
-    log(f"  {run_.name:6s} {action}: {seconds:7.3f} s")
+    detail = f"  (k {run_.shown_k[-2]} -> {run_.shown_k[-1]})" if action == "warm" else ""
+    log(f"  {run_.name:6s} {action}: {seconds:7.3f} s{detail}")
 
 
 # ----------------------------------------------------------------------------- report
