@@ -104,7 +104,11 @@ class Superpixels:
             If ``color`` is not three integers in 0..255.
         """
         paint = np.asarray(color)
-        if paint.shape != (3,) or not np.all((paint >= 0) & (paint <= 255)):
+        if (
+            paint.shape != (3,)
+            or not np.issubdtype(paint.dtype, np.integer)
+            or not np.all((paint >= 0) & (paint <= 255))
+        ):
             raise ValueError(
                 f"color must be three integers in 0..255 (R, G, B), e.g. (255, 255, 0); "
                 f"got {color!r}."
@@ -128,10 +132,12 @@ def superpixels(
 
     Centres start on a regular grid of step ``S = sqrt(pixels / n_segments)``,
     each nudged to the lowest colour gradient of its 3 x 3 neighbourhood. Each
-    iteration gives every pixel to the nearest of the centres of its own grid
-    cell and the eight around it, with distance
-    ``sqrt(dc**2 + (ds / S)**2 * compactness**2)`` (``dc`` colour, ``ds``
-    position), then moves each centre to the mean of its pixels.
+    iteration lets every centre compete only for the pixels of its 2S x 2S
+    window, gives each pixel to the nearest centre that reached it, with
+    distance ``sqrt(dc**2 + (ds / S)**2 * compactness**2)`` (``dc`` colour,
+    ``ds`` position), then moves each centre to the mean of its pixels.
+    Finally, pieces of a label that are not connected become labels of their
+    own, or join a neighbour when small.
 
     Parameters
     ----------
@@ -170,6 +176,9 @@ def superpixels(
     ValueError
         If ``n_segments < 1``, ``compactness <= 0``, ``max_iter < 1`` or
         ``color_space`` is unknown.
+    TypeError
+        If ``n_segments``, ``max_iter`` or ``seed`` is not an integer, or
+        ``compactness`` not a number.
 
     Warns
     -----

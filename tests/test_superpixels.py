@@ -265,7 +265,7 @@ def test_overlay_draws_boundaries_on_a_copy():
     assert not np.shares_memory(drawn, rgb)
 
 
-@pytest.mark.parametrize("color", [(255, 0), (0, 0, 300), "red"])
+@pytest.mark.parametrize("color", [(255, 0), (0, 0, 300), (0.5, 0, 0), "red"])
 def test_overlay_rejects_bad_colors(color):
     with pytest.raises(ValueError, match="three integers in 0..255"):
         hand_made([[0, 1]]).overlay(color)
