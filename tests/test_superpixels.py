@@ -193,6 +193,30 @@ def test_read_only_inputs_reuse_the_compiled_kernels():
         assert len(kernel.signatures) == 1, kernel
 
 
+def test_pixels_no_window_reaches_go_to_a_nearby_centre():
+    """Centres can drift apart and leave pixels outside every 2S x 2S window; those
+    pixels must still get a label and count in their centre's sums."""
+    from kseg import _slic
+
+    height = width = 20
+    planes = [np.zeros((height, width), np.float32) for _ in range(3)]
+    # A 2 x 2 grid whose centres all drifted into the top-left corner.
+    centers = np.array([[1, 1, 0, 0, 0], [1, 2, 0, 0, 0], [2, 1, 0, 0, 0], [2, 2, 0, 0, 0]])
+    centers = centers.astype(np.float32)
+    ids = np.arange(4, dtype=np.int32)
+    labels = np.full((height, width), -7, np.int32)
+    sums = np.zeros((4, 6))
+    no_alpha = np.zeros((0, 0), np.uint8)
+    no_alpha.flags.writeable = False
+    window = np.float32(3.0)
+    _slic._assign_strip(
+        *planes, no_alpha, 0, height, window, centers, ids, centers, 2, 2, labels, sums
+    )
+    assert labels.min() >= 0
+    np.testing.assert_array_equal(sums[:, 5], np.bincount(labels.ravel(), minlength=4))
+    assert labels[-1, -1] == 3  # the far corner goes to its own cell's centre
+
+
 # ----------------------------------------------------------------------------- results
 def test_statistics_match_the_labels():
     rgb = textured(90, 120)
