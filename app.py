@@ -622,20 +622,14 @@ def isolate_tab(view: View) -> None:
     if not chosen:
         st.info("Pick one or more clusters above.")
         return
-    pixels = figures.isolate(
-        seg,
-        chosen,
-        max_side=PREVIEW_SIDE,
-        dim=dim / 100,
-        paint=paint == "the cluster colour",
-    )
+    flat = paint == "the cluster colour"
+    pixels = figures.isolate(seg, chosen, max_side=PREVIEW_SIDE, dim=dim / 100, paint=flat)
     share = float(seg.shares[chosen].sum())
     with st.container(key="isolated"):
         st.image(
-            export.encode_png(pixels, compression=1),
+            export.encode_png(pixels, compression=1) if flat else jpeg(pixels),
             caption=f"Clusters {', '.join(str(i + 1) for i in sorted(chosen))}: "
             f"{share:.1%} of the pixels",
-            output_format="PNG",
         )
     st.download_button(
         "Download this mask (PNG)",
