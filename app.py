@@ -14,7 +14,6 @@ decoded or counted again. Hidden tabs do not run at all (``st.tabs(..., bind=...
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import logging
 from collections.abc import Callable
@@ -652,7 +651,7 @@ def downloads_tab(view: View) -> None:
          lambda: segmented_full_png(seg),
          "Every pixel painted with its cluster's colour."),
         ("dl_labels", "Label map (PNG)", f"{stem}-labels.png", "image/png",
-         lambda: export.label_map_png(copy.copy(seg)),
+         lambda: export.label_map_png(seg),
          "Grey value i for cluster i (largest first), 255 for transparent pixels."),
         ("dl_palette_json", "Palette (JSON)", f"{stem}-palette.json", "application/json",
          lambda: export.palette_json(seg),
@@ -736,7 +735,7 @@ def segmentation(digest: str, params: Params, _hist: kseg.ColorHistogram) -> kse
 @st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
 def segmented_png(digest: str, params: Params, max_side: int, _hist) -> bytes:
     """The segmented image at display size, as a palette PNG (flat colours stay flat)."""
-    return figures.segmented_png(segmentation(digest, params, _hist), max_side)
+    return export.segmented_png(segmentation(digest, params, _hist), max_side)
 
 
 @st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
@@ -787,11 +786,11 @@ def comparable(params: Params) -> Params:
 
 def segmented_full_png(seg: kseg.Segmentation) -> bytes:
     # A shallow copy, so the full-resolution labels are not kept on the cached result.
-    return figures.segmented_png(copy.copy(seg))
+    return export.segmented_png(seg)
 
 
 def mask_png(seg: kseg.Segmentation, clusters: list[int]) -> bytes:
-    return export.encode_png(copy.copy(seg).mask(clusters).astype(np.uint8) * 255)
+    return export.encode_png(seg.mask(clusters).astype(np.uint8) * 255)
 
 
 def file_stem(view: View) -> str:

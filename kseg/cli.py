@@ -119,9 +119,7 @@ def _run_segment(args, parser) -> int:
                 seed=args.seed,
                 engine=args.engine,
             )
-            (args.outdir / f"{stem}.segmented.png").write_bytes(
-                export.encode_png(seg.segmented_image())
-            )
+            (args.outdir / f"{stem}.segmented.png").write_bytes(export.segmented_png(seg))
             if args.labels:
                 (args.outdir / f"{stem}.labels.png").write_bytes(export.label_map_png(seg))
             if args.palette:

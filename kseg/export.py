@@ -15,11 +15,13 @@ from typing import Any
 
 import cv2
 import numpy as np
+import PIL.Image
 
 from kseg import spaces
 
 __all__ = [
     "encode_png",
+    "segmented_png",
     "label_map_png",
     "load_palette",
     "palette_csv",
@@ -42,6 +44,47 @@ def encode_png(pixels: np.ndarray, *, compression: int = 3) -> bytes:
     if not ok:  # pragma: no cover - OpenCV only fails on invalid arrays
         raise ValueError("Could not encode the image as PNG.")
     return buf.tobytes()
+
+
+def segmented_png(seg, max_side: int | None = None, *, compress_level: int = 1) -> bytes:
+    """The segmented image as an indexed-colour PNG: one byte per pixel, k colours.
+
+    The same pixels as ``seg.segmented_image(max_side)``, but a palette PNG is about
+    half the size of an RGB one and two to three times quicker to encode, which
+    matters on every change of k.
+
+    Parameters
+    ----------
+    seg : Segmentation
+        With more than 255 clusters an RGB(A) PNG comes back instead.
+    max_side : int or None
+        Nearest-neighbour preview size, as for ``Segmentation.segmented_image``;
+        None for full resolution.
+    compress_level : int
+        zlib level, 0 (none) to 9 (smallest, slowest).
+
+    Returns
+    -------
+    bytes
+        A PNG in palette mode ("P"); transparent pixels (label -1) use an extra
+        palette entry marked fully transparent.
+    """
+    if seg.k > 255:  # a palette holds 256 entries: clusters plus one transparent
+        return encode_png(seg.segmented_image(max_side), compression=compress_level)
+    labels = seg.preview_labels(max_side)
+    transparent = bool((labels < 0).any())
+    index = labels.astype(np.uint8)  # label -1 becomes 255 ...
+    if transparent:
+        index[labels < 0] = seg.k  # ... and then the entry after the clusters
+    height, width = index.shape
+    picture = PIL.Image.frombytes("P", (width, height), np.ascontiguousarray(index).tobytes())
+    colors = np.zeros((seg.k + 1, 3), np.uint8)
+    colors[: seg.k] = seg.centers_rgb
+    picture.putpalette(colors.tobytes(), rawmode="RGB")
+    out = io.BytesIO()
+    options = {"transparency": seg.k} if transparent else {}
+    picture.save(out, format="PNG", compress_level=compress_level, **options)
+    return out.getvalue()
 
 
 def label_map_png(segmentation) -> bytes:

@@ -7,7 +7,6 @@ these functions can be tested on their own.
 - `centers_3d`: the cluster centres as spheres in the RGB cube, optionally over
   a faint cloud of sampled pixels coloured by their cluster.
 - `elbow_chart`: compactness against k, with the current and the suggested k.
-- `segmented_png`: the segmented image as a palette PNG, small and quick to make.
 - `downscale`: an image at display size (area-averaged, so photos stay smooth).
 - `isolate`: chosen clusters over a dimmed rest of the image.
 - `swatch_url`: a small colour swatch as an SVG ``data:`` URL, for tables.
@@ -16,19 +15,17 @@ these functions can be tested on their own.
 from __future__ import annotations
 
 import base64
-import io
 import re
 from collections.abc import Iterable, Mapping
 
 import cv2
 import numpy as np
-import PIL.Image
 import plotly.graph_objects as go
 
 from kseg.histogram import preview_grid
 from kseg.segment import Segmentation
 
-__all__ = ["centers_3d", "downscale", "elbow_chart", "isolate", "segmented_png", "swatch_url"]
+__all__ = ["centers_3d", "downscale", "elbow_chart", "isolate", "swatch_url"]
 
 CLOUD_SIDE = 256
 """Pixels for the cloud are drawn from a nearest-neighbour preview this many pixels across."""
@@ -177,51 +174,6 @@ def elbow_chart(
         yaxis=dict(title=dict(text="compactness (log scale)"), type="log"),
     )
     return fig
-
-
-def segmented_png(
-    seg: Segmentation, max_side: int | None = None, *, compress_level: int = 1
-) -> bytes:
-    """The segmented image as an indexed-colour PNG: one byte per pixel, k colours.
-
-    The same pixels as ``seg.segmented_image(max_side)``, but a palette PNG is about
-    half the size of an RGB one and two to three times quicker to encode, which
-    matters on every change of k.
-
-    Parameters
-    ----------
-    seg : Segmentation
-        At most 255 clusters.
-    max_side : int or None
-        Nearest-neighbour preview size, as for ``Segmentation.segmented_image``;
-        None for full resolution.
-    compress_level : int
-        zlib level, 0 (none) to 9 (smallest, slowest).
-
-    Returns
-    -------
-    bytes
-        A PNG in palette mode ("P"); transparent pixels (label -1) use an extra
-        palette entry marked fully transparent.
-    """
-    if seg.k > 255:
-        raise ValueError(
-            f"A palette PNG holds at most 255 clusters and a transparent entry; k={seg.k}."
-        )
-    labels = seg.preview_labels(max_side)
-    transparent = bool((labels < 0).any())
-    index = labels.astype(np.uint8)  # label -1 becomes 255 ...
-    if transparent:
-        index[labels < 0] = seg.k  # ... and then the entry after the clusters
-    height, width = index.shape
-    picture = PIL.Image.frombytes("P", (width, height), np.ascontiguousarray(index).tobytes())
-    colors = np.zeros((seg.k + 1, 3), np.uint8)
-    colors[: seg.k] = seg.centers_rgb
-    picture.putpalette(colors.tobytes(), rawmode="RGB")
-    out = io.BytesIO()
-    options = {"transparency": seg.k} if transparent else {}
-    picture.save(out, format="PNG", compress_level=compress_level, **options)
-    return out.getvalue()
 
 
 def downscale(rgb: np.ndarray, alpha: np.ndarray | None = None, max_side: int = 1200) -> np.ndarray:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import cv2
@@ -116,9 +115,13 @@ class Segmentation:
     def shape(self) -> tuple[int, int]:
         return self.histogram.shape
 
-    @cached_property
+    @property
     def labels(self) -> np.ndarray:
-        """(H, W) int16 cluster label of every pixel; -1 where it is transparent."""
+        """(H, W) int16 cluster label of every pixel; -1 where it is transparent.
+
+        Computed on each access (about 60 ms at 12 MP) rather than kept, so a
+        cached Segmentation stays small; keep the array if you need it twice.
+        """
         if self._pixel_labels is not None:
             return self._pixel_labels
         return self.histogram.label_pixels(self._color_labels)

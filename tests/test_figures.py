@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import pytest
 
 import kseg
-from kseg import figures
+from kseg import export, figures
 
 # Four flat quadrants of unequal size: the palette order (by share) is known.
 COLORS = np.array([[200, 30, 30], [30, 160, 40], [20, 40, 220], [240, 240, 240]], np.uint8)
@@ -157,14 +157,14 @@ class TestElbowChart:
 
 class TestSegmentedPng:
     def test_same_pixels_as_segmented_image_in_palette_mode(self, seg):
-        picture = PIL.Image.open(io.BytesIO(figures.segmented_png(seg)))
+        picture = PIL.Image.open(io.BytesIO(export.segmented_png(seg)))
         assert picture.mode == "P" and picture.size == (60, 40)
         np.testing.assert_array_equal(np.asarray(picture.convert("RGB")), seg.segmented_image())
 
     def test_preview_size(self):
         big = np.repeat(np.repeat(quadrants(), 10, 0), 10, 1)
         seg = kseg.segment(big, 4)
-        picture = PIL.Image.open(io.BytesIO(figures.segmented_png(seg, 120)))
+        picture = PIL.Image.open(io.BytesIO(export.segmented_png(seg, 120)))
         assert picture.size == (120, 80)
         np.testing.assert_array_equal(np.asarray(picture.convert("RGB")), seg.segmented_image(120))
 
@@ -173,13 +173,13 @@ class TestSegmentedPng:
         alpha = np.ones(rgb.shape[:2], bool)
         alpha[:5, :7] = False
         seg = kseg.segment(kseg.Image.from_array(rgb, alpha), 4)
-        picture = PIL.Image.open(io.BytesIO(figures.segmented_png(seg)))
+        picture = PIL.Image.open(io.BytesIO(export.segmented_png(seg)))
         rgba = np.asarray(picture.convert("RGBA"))
         np.testing.assert_array_equal(rgba, seg.segmented_image())
         assert (rgba[:5, :7, 3] == 0).all() and (rgba[5:, :, 3] == 255).all()
 
     def test_opaque_pictures_have_no_transparency(self, seg):
-        picture = PIL.Image.open(io.BytesIO(figures.segmented_png(seg)))
+        picture = PIL.Image.open(io.BytesIO(export.segmented_png(seg)))
         assert "transparency" not in picture.info
 
     def test_k_of_255_fits_and_uses_every_palette_entry(self):
@@ -188,7 +188,7 @@ class TestSegmentedPng:
         colours = np.stack([keys >> 16, (keys >> 8) & 255, keys & 255], axis=1).astype(np.uint8)
         rgb = colours[np.arange(255 * 4) % 255].reshape(30, 34, 3)
         seg = kseg.segment(rgb, 255, init=colours.astype(float), max_iter=0)
-        picture = PIL.Image.open(io.BytesIO(figures.segmented_png(seg)))
+        picture = PIL.Image.open(io.BytesIO(export.segmented_png(seg)))
         np.testing.assert_array_equal(np.asarray(picture.convert("RGB")), seg.segmented_image())
 
 
