@@ -233,3 +233,41 @@ def test_opencv_engine_paints_like_the_recipe(coffee):
     _, labels, centers = cv2.kmeans(data, 3, None, crit, 1, cv2.KMEANS_PP_CENTERS)
     recipe = np.clip(np.rint(centers), 0, 255).astype(np.uint8)[labels.ravel()]
     np.testing.assert_array_equal(seg.segmented_image().reshape(-1, 3), recipe)
+
+
+@pytest.mark.parametrize("space", ["rgb", "lab"])
+def test_regions_then_colours(coffee, space):
+    """Every superpixel goes whole into one cluster; compactness is over all pixels."""
+    from kseg.superpixels import superpixels
+
+    sp = superpixels(coffee, 300)
+    seg = segment(coffee, 5, regions=sp, color_space=space)
+    labels = seg.labels
+    for region in range(0, sp.n_regions, 7):
+        assert len(np.unique(labels[sp.labels == region])) == 1
+    X = to_features(coffee.rgb.reshape(-1, 3), space)
+    recomputed = ((X - seg.centers[labels.ravel()]) ** 2).sum()
+    assert seg.compactness == pytest.approx(recomputed, rel=1e-6)
+    assert seg.params["regions"] == sp.n_regions
+    # constrained to whole regions, it cannot beat free colour clustering
+    assert seg.compactness >= segment(coffee, 5, color_space=space).compactness
+
+
+def test_regions_on_flat_quadrants_recover_them():
+    from kseg.superpixels import superpixels
+
+    rgb = quadrants(noise=5, size=120)
+    seg = segment(rgb, 4, regions=superpixels(rgb, 36))
+    for r, c in [(0, 0), (0, 60), (60, 0), (60, 60)]:
+        block = seg.labels[r : r + 60, c : c + 60]
+        assert (block == block[0, 0]).all()
+
+
+def test_regions_must_match_the_image():
+    from kseg.superpixels import superpixels
+
+    sp = superpixels(quadrants(size=60), 16)
+    with pytest.raises(ValueError, match="same image"):
+        segment(quadrants(size=40), 3, regions=sp)
+    with pytest.raises(ValueError, match="histogram engine"):
+        segment(quadrants(size=60), 3, regions=sp, engine="opencv")
