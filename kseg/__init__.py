@@ -11,6 +11,7 @@ from kseg.io import DEFAULT_MAX_PIXELS, SUPPORTED_FORMATS, Image, load_image, re
 from kseg.kmeans import KMeansResult, kmeans
 from kseg.segment import PaletteEntry, Segmentation, elbow, segment, suggest_k
 from kseg.spaces import COLOR_SPACES
+from kseg.superpixels import Superpixels, superpixels
 
 __version__ = "0.1.0"
 
@@ -25,6 +26,7 @@ __all__ = [
     "PaletteEntry",
     "SUPPORTED_FORMATS",
     "Segmentation",
+    "Superpixels",
     "__version__",
     "elbow",
     "kmeans",
@@ -32,4 +34,5 @@ __all__ = [
     "read_size",
     "segment",
     "suggest_k",
+    "superpixels",
 ]

@@ -1,4 +1,4 @@
-"""The command line: ``kseg segment``, ``kseg elbow`` (and ``python -m kseg``).
+"""The command line: ``kseg segment``, ``kseg superpixels``, ``kseg elbow`` (``python -m kseg``).
 
 Exit status: 0 when every file was done, 1 when any file failed (the others are
 still done), 2 for bad usage.
@@ -11,6 +11,8 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from kseg import export
 from kseg.errors import ImageError
 from kseg.histogram import ColorHistogram
@@ -18,6 +20,7 @@ from kseg.io import load_image
 from kseg.kmeans import CRITERIA
 from kseg.segment import ENGINES, MAX_K, elbow, segment, suggest_k
 from kseg.spaces import COLOR_SPACES
+from kseg.superpixels import superpixels
 
 __all__ = ["main"]
 
@@ -63,11 +66,35 @@ def _parser() -> argparse.ArgumentParser:
     seg.add_argument("--color-space", choices=COLOR_SPACES, default="rgb")
     seg.add_argument("--seed", type=_non_negative_int, default=0)
     seg.add_argument("--engine", choices=ENGINES, default="histogram")
+    seg.add_argument(
+        "--regions",
+        type=_positive_int,
+        metavar="N",
+        help="regions then colours: cluster the mean colours of about N SLIC superpixels",
+    )
     seg.add_argument("--labels", action="store_true", help="also write a label map PNG")
     seg.add_argument("--palette", action="store_true", help="also write a palette JSON")
     seg.add_argument("-o", "--outdir", type=Path, required=True, metavar="OUTDIR")
     seg.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     seg.set_defaults(run=_run_segment)
+
+    spx = sub.add_parser(
+        "superpixels",
+        help="split images into SLIC superpixels",
+        description="Write each image's superpixels as a mean-colour PNG (and boundaries).",
+    )
+    spx.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    spx.add_argument("-n", "--n-segments", type=_positive_int, default=400, metavar="N")
+    spx.add_argument("--compactness", type=_positive_float, default=10.0)
+    spx.add_argument("--max-iter", type=_positive_int, default=10)
+    spx.add_argument("--color-space", choices=("lab", "rgb"), default="lab")
+    spx.add_argument(
+        "--boundaries", action="store_true", help="also write the boundaries over the original"
+    )
+    spx.add_argument("--labels", action="store_true", help="also write a 16-bit label map PNG")
+    spx.add_argument("-o", "--outdir", type=Path, required=True, metavar="OUTDIR")
+    spx.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    spx.set_defaults(run=_run_superpixels)
 
     elb = sub.add_parser(
         "elbow", help="compactness for each k", description="Print compactness per k."
@@ -93,6 +120,62 @@ def _run_segment(args, parser) -> int:
         if args.k != len(init):
             print(f"kseg: using k={len(init)} from the palette.", file=sys.stderr)
         args.k = len(init)
+
+    def write(path: Path, stem: str) -> tuple[str, ...]:
+        image = load_image(path)
+        regions = superpixels(image, args.regions, seed=args.seed) if args.regions else None
+        seg = segment(
+            image,
+            args.k,
+            init=init,
+            attempts=args.attempts,
+            max_iter=args.max_iter,
+            eps=args.eps,
+            criteria=args.criteria,
+            color_space=args.color_space,
+            seed=args.seed,
+            engine=args.engine,
+            regions=regions,
+        )
+        (args.outdir / f"{stem}.segmented.png").write_bytes(export.segmented_png(seg))
+        if args.labels:
+            (args.outdir / f"{stem}.labels.png").write_bytes(export.label_map_png(seg))
+        if args.palette:
+            (args.outdir / f"{stem}.palette.json").write_text(
+                export.palette_json(seg), encoding="utf-8"
+            )
+        return (*image.notes, *seg.warnings)
+
+    return _for_each_file(args, write)
+
+
+def _run_superpixels(args, parser) -> int:
+    def write(path: Path, stem: str) -> tuple[str, ...]:
+        image = load_image(path)
+        sp = superpixels(
+            image,
+            args.n_segments,
+            compactness=args.compactness,
+            max_iter=args.max_iter,
+            color_space=args.color_space,
+        )
+        mean = sp.mean_color_image()
+        if image.alpha is not None:
+            mean = np.dstack([mean, image.alpha.astype(np.uint8) * 255])
+        (args.outdir / f"{stem}.superpixels.png").write_bytes(export.encode_png(mean))
+        if args.boundaries:
+            (args.outdir / f"{stem}.boundaries.png").write_bytes(export.encode_png(sp.overlay()))
+        if args.labels:  # 16-bit: 65535 marks transparent pixels
+            (args.outdir / f"{stem}.regions.png").write_bytes(
+                export.encode_png(sp.labels.astype(np.uint16))
+            )
+        return (*image.notes, f"{sp.n_regions} regions")
+
+    return _for_each_file(args, write)
+
+
+def _for_each_file(args, write) -> int:
+    """Run ``write(path, stem)`` per input; one clear line per failure, the rest still done."""
     try:
         args.outdir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -106,28 +189,9 @@ def _run_segment(args, parser) -> int:
     for path in args.images:
         stem = _unique_stem(path, taken)
         try:
-            image = load_image(path)
-            seg = segment(
-                image,
-                args.k,
-                init=init,
-                attempts=args.attempts,
-                max_iter=args.max_iter,
-                eps=args.eps,
-                criteria=args.criteria,
-                color_space=args.color_space,
-                seed=args.seed,
-                engine=args.engine,
-            )
-            (args.outdir / f"{stem}.segmented.png").write_bytes(export.segmented_png(seg))
-            if args.labels:
-                (args.outdir / f"{stem}.labels.png").write_bytes(export.label_map_png(seg))
-            if args.palette:
-                (args.outdir / f"{stem}.palette.json").write_text(
-                    export.palette_json(seg), encoding="utf-8"
-                )
-            for note in (*image.notes, *seg.warnings):
-                progress.message(f"kseg: {path}: {note}")
+            for note in write(path, stem):
+                if not args.quiet:
+                    progress.message(f"kseg: {path}: {note}")
         except (ImageError, OSError) as err:
             failed += 1
             reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
@@ -231,6 +295,13 @@ def _int(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
 
 
 def _non_negative_float(text: str) -> float:

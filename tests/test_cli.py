@@ -147,3 +147,51 @@ def test_python_dash_m(tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (out / "chelsea.segmented.png").exists()
+
+
+def test_superpixels_command(photos, tmp_path):
+    out = tmp_path / "out"
+    files = [str(photos / "coffee.jpg"), str(photos / "notes.jpg")]
+    code = cli.main(
+        ["superpixels", *files, "-n", "200", "--boundaries", "--labels", "-q", "-o", str(out)]
+    )
+    assert code == 1  # notes.jpg is not an image; coffee is still done
+    mean = cv2.imread(str(out / "coffee.superpixels.png"))
+    regions = cv2.imread(str(out / "coffee.regions.png"), cv2.IMREAD_UNCHANGED)
+    assert mean.shape == (400, 600, 3) and regions.dtype == np.uint16
+    n_regions = len(np.unique(regions))
+    assert 0.85 * 200 <= n_regions <= 1.15 * 200
+    # each region is painted one flat colour
+    flat = mean.reshape(-1, 3)[regions.ravel() == regions[200, 300]]
+    assert (flat == flat[0]).all()
+    boundaries = cv2.imread(str(out / "coffee.boundaries.png"))[:, :, ::-1]
+    assert ((boundaries == (255, 255, 0)).all(axis=2)).mean() > 0.02
+
+
+def test_segment_regions_then_colours(photos, tmp_path):
+    out = tmp_path / "out"
+    argv = ["segment", str(photos / "coffee.jpg"), "-k", "4", "--regions", "150", "--labels"]
+    assert cli.main([*argv, "-o", str(out)]) == 0
+    labels = cv2.imread(str(out / "coffee.labels.png"), cv2.IMREAD_UNCHANGED)
+    assert set(np.unique(labels).tolist()) == {0, 1, 2, 3}
+    # regions, not speckle: far fewer label changes between neighbours than colour clustering
+    assert (
+        cli.main(
+            [
+                "segment",
+                str(photos / "coffee.jpg"),
+                "-k",
+                "4",
+                "--labels",
+                "-o",
+                str(tmp_path / "p"),
+            ]
+        )
+        == 0
+    )
+    speckled = cv2.imread(str(tmp_path / "p" / "coffee.labels.png"), cv2.IMREAD_UNCHANGED)
+
+    def edges(a):
+        return int((a[:, 1:] != a[:, :-1]).sum() + (a[1:] != a[:-1]).sum())
+
+    assert edges(labels) < edges(speckled)

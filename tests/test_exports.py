@@ -12,7 +12,8 @@ def test_exported_members():
         [
             "COLOR_SPACES", "ColorHistogram", "DEFAULT_MAX_PIXELS", "Image", "ImageError",
             "KMeansResult", "KSegWarning", "PaletteEntry", "SUPPORTED_FORMATS", "Segmentation",
-            "__version__", "elbow", "kmeans", "load_image", "read_size", "segment", "suggest_k",
+            "Superpixels", "__version__", "elbow", "kmeans", "load_image", "read_size", "segment",
+            "suggest_k", "superpixels",
         ]
     )  # fmt: skip
     for name in kseg.__all__:
