@@ -130,6 +130,7 @@ class PageRun:
         return self.page.evaluate(_SEGMENTED_SRC_JS)
 
     def _timed(self, action: str, do: Callable[[], None]) -> float:
+        self.page.bring_to_front()  # and browser_support turns background throttling off
         wait_until_settled(self.page, ACTION_TIMEOUT_MS)
         old = self.segmented_src()
         start = time.perf_counter()

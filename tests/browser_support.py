@@ -39,6 +39,11 @@ CHROMIUM_ARGS = (
     "--disable-gpu",
     "--disable-dev-shm-usage",
     "--disable-background-networking",
+    # Headless Chromium treats every tab but the newest as a background one and runs its
+    # timers once a second: with two pages open, every wait there ends on a 1 s tick.
+    "--disable-background-timer-throttling",
+    "--disable-backgrounding-occluded-windows",
+    "--disable-renderer-backgrounding",
 )
 
 APP_SELECTOR = "[data-testid='stApp']"
