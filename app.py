@@ -473,7 +473,7 @@ def segment_tab(view: View) -> None:
         centres_ui(seg)
 
 
-def centres_ui(seg: kseg.Segmentation) -> None:
+def centres_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
     """The 3D chart of the centres, drawn only while its expander is open.
 
     A 3D chart is rebuilt by the browser (a new WebGL scene) whenever its data
@@ -483,15 +483,17 @@ def centres_ui(seg: kseg.Segmentation) -> None:
     expander = st.expander(
         "Cluster centres in 3D (the RGB cube)",
         icon=":material/3d_rotation:",
-        key="show_3d",
+        key=f"{key_prefix}show_3d",
         bind="query-params",
     )
     if not expander.open:
         return
     with expander:
-        cloud = st.toggle(f"Show {CLOUD_POINTS:,} sampled pixels", value=True, key="cloud")
+        cloud = st.toggle(
+            f"Show {CLOUD_POINTS:,} sampled pixels", value=True, key=f"{key_prefix}cloud"
+        )
         figure = figures.centers_3d(seg, cloud=CLOUD_POINTS if cloud else 0, seed=0)
-        st.plotly_chart(figure, key="centers_3d", config={"displaylogo": False})
+        st.plotly_chart(figure, key=f"{key_prefix}centers_3d", config={"displaylogo": False})
         st.caption("Each sphere is a cluster's colour, sized by its share of the pixels.")
 
 
@@ -514,7 +516,7 @@ def metrics_ui(view: View) -> None:
             st.metric(label, value, help=help_text, border=True, width=170)
 
 
-def palette_ui(seg: kseg.Segmentation) -> None:
+def palette_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
     entries = seg.palette()
     st.dataframe(
         {
@@ -537,7 +539,7 @@ def palette_ui(seg: kseg.Segmentation) -> None:
         },
         hide_index=True,
         height=35 * (min(len(entries), 12) + 1) + 3,  # up to 12 rows without scrolling
-        key="palette_table",
+        key=f"{key_prefix}palette_table",
     )
 
 
@@ -599,7 +601,11 @@ def compare_tab(view: View) -> None:
 
 
 def isolate_tab(view: View) -> None:
-    seg = view.seg
+    isolate_ui(view.seg, file_stem(view))
+
+
+def isolate_ui(seg: kseg.Segmentation, stem: str, *, key_prefix: str = "") -> None:
+    """Chosen clusters over a dimmed rest, and their mask as a file."""
     entries = seg.palette()
     st.subheader("Show only some clusters")
     chosen = st.multiselect(
@@ -607,24 +613,24 @@ def isolate_tab(view: View) -> None:
         [e.index for e in entries],
         default=[0],
         format_func=lambda i: f"{i + 1}: {entries[i].hex} ({entries[i].share:.1%})",
-        key="isolate",
+        key=f"{key_prefix}isolate",
         help="For a region of interest, e.g. the vessels of the retina sample.",
     )
     left, right = st.columns(2)
     paint = left.radio(
         "Show the chosen clusters in",
         ["their own colours", "the cluster colour"],
-        key="isolate_paint",
+        key=f"{key_prefix}isolate_paint",
         horizontal=True,
     )
-    dim = right.slider("Brightness of the rest (%)", 0, 100, 20, key="isolate_dim")
+    dim = right.slider("Brightness of the rest (%)", 0, 100, 20, key=f"{key_prefix}isolate_dim")
     if not chosen:
         st.info("Pick one or more clusters above.")
         return
     flat = paint == "the cluster colour"
     pixels = figures.isolate(seg, chosen, max_side=PREVIEW_SIDE, dim=dim / 100, paint=flat)
     share = float(seg.shares[chosen].sum())
-    with st.container(key="isolated"):
+    with st.container(key=f"{key_prefix}isolated"):
         st.image(
             export.encode_png(pixels, compression=1) if flat else jpeg(pixels),
             caption=f"Clusters {', '.join(str(i + 1) for i in sorted(chosen))}: "
@@ -633,19 +639,29 @@ def isolate_tab(view: View) -> None:
     st.download_button(
         "Download this mask (PNG)",
         data=lambda: mask_png(seg, chosen),
-        file_name=f"{file_stem(view)}-mask.png",
+        file_name=f"{stem}-mask.png",
         mime="image/png",
-        key="dl_mask",
+        key=f"{key_prefix}dl_mask",
         on_click="ignore",
         icon=":material/download:",
-        help="Full resolution: white where the chosen clusters are, black elsewhere.",
+        help=f"{seg.shape[1]:,} x {seg.shape[0]:,} px: white where the chosen clusters are, "
+        "black elsewhere.",
     )
 
 
 def downloads_tab(view: View) -> None:
-    seg, stem = view.seg, file_stem(view)
+    seg = view.seg
     st.subheader("Files of this result")
     st.caption("Each file is made when you click its button, at the photo's full resolution.")
+    downloads_ui(seg, file_stem(view), view.source.cli_name)
+    st.subheader("The same on the command line")
+    st.code(export.cli_command(seg.params, source_name=view.source.cli_name), language="bash")
+
+
+def downloads_ui(
+    seg: kseg.Segmentation, stem: str, source_name: str, *, key_prefix: str = ""
+) -> None:
+    """One lazy download button per file of `seg`, made from its pixels when clicked."""
     files = [
         ("dl_segmented", "Segmented image (PNG)", f"{stem}.png", "image/png",
          lambda: segmented_full_png(seg),
@@ -660,7 +676,7 @@ def downloads_tab(view: View) -> None:
          lambda: export.palette_csv(seg),
          "One row per cluster, for a spreadsheet."),
         ("dl_params", "Run parameters (JSON)", f"{stem}-params.json", "application/json",
-         lambda: export.params_json(seg, source_name=view.source.cli_name),
+         lambda: export.params_json(seg, source_name=source_name),
          "Everything needed to reproduce this result, with the command line."),
     ]  # fmt: skip
     for key, label, file_name, mime, data, help_text in files:
@@ -669,13 +685,11 @@ def downloads_tab(view: View) -> None:
             data=data,
             file_name=file_name,
             mime=mime,
-            key=key,
+            key=f"{key_prefix}{key}",
             on_click="ignore",
             icon=":material/download:",
             help=help_text,
         )
-    st.subheader("The same on the command line")
-    st.code(export.cli_command(seg.params, source_name=view.source.cli_name), language="bash")
 
 
 def _set_k(k: int) -> None:
