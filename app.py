@@ -14,6 +14,7 @@ decoded or counted again. Hidden tabs do not run at all (``st.tabs(..., bind=...
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable
@@ -26,6 +27,7 @@ import streamlit as st
 
 import kseg
 from kseg import export, figures, spaces
+from kseg.histogram import preview_grid
 from kseg.samples import SAMPLES
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
@@ -38,6 +40,11 @@ K_MIN, K_MAX, K_DEFAULT = 2, 32, 4
 COMPARE_DEFAULT = [4, 6, 10]
 ELBOW_DEFAULT = (2, 16)
 ELBOW_ATTEMPTS = 3
+# Superpixels work on the photo scaled to this longer side (about 2 MP): under a second.
+SUPERPIXEL_SIDE = 1600
+SEGMENTS_MIN, SEGMENTS_MAX, SEGMENTS_DEFAULT = 50, 2000, 400
+SP_COMPACTNESS_MIN, SP_COMPACTNESS_MAX, SP_COMPACTNESS_DEFAULT = 1.0, 40.0, 10.0
+SP_VIEWS = ["Mean-colour fill", "Boundaries over the original"]
 
 LOG = logging.getLogger("kseg.app")
 SAMPLES_BY_NAME = {s.name: s for s in SAMPLES}
@@ -78,6 +85,14 @@ class Params(NamedTuple):
     color_space: str
     seed: int
     engine: str
+
+
+class SuperpixelParams(NamedTuple):
+    """One superpixel run: its parameters and the preview size it works at (a cache key)."""
+
+    n_segments: int
+    compactness: float
+    side: int  # longer side of the preview
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,6 +164,7 @@ def main() -> None:
         ("Compare", compare_tab),
         ("Isolate", isolate_tab),
         ("Downloads", downloads_tab),
+        ("Superpixels", superpixels_tab),
     ]
     tabs = st.tabs([name for name, _ in pages], key="tab", bind="query-params")
     for tab, (_, body) in zip(tabs, pages, strict=True):
@@ -269,6 +285,7 @@ def _forget_image_widgets() -> None:
     for i in range(1, K_MAX + 1):
         st.session_state.pop(f"c{i}", None)
     st.session_state.pop("isolate", None)
+    st.session_state.pop("sp_isolate", None)
     st.session_state.pop("_opencv_ok", None)
 
 
@@ -692,6 +709,127 @@ def downloads_ui(
         )
 
 
+def superpixels_tab(view: View) -> None:
+    """SLIC superpixels of the photo, and regions then colours: k-means over whole regions."""
+    st.subheader("Superpixels, then colours")
+    st.caption(
+        "SLIC superpixels split the photo into small regions of similar colour that follow "
+        "its edges. Regions then colours: k-means over the regions' mean colours, each "
+        "weighted by its size, with the sidebar's k and settings. Every region goes whole "
+        "into one colour, so the segments follow object edges instead of speckling."
+    )
+    sp_params, fill = superpixel_controls_ui()
+    if ENGINES.get(st.session_state.get("engine")) == "opencv":
+        st.info(
+            "The regions are clustered by kseg's engine, whatever the sidebar's engine: "
+            "cv2.kmeans works on pixels and cannot weigh whole regions. The other "
+            "settings are the sidebar's.",
+            icon=":material/info:",
+        )
+    digest = view.source.digest
+    try:
+        with st.spinner("Finding superpixels...", show_time=True):
+            warm_up_superpixels()
+            hist = superpixel_input(digest, sp_params.side, view.loaded)
+            regions = superpixel_regions(digest, sp_params, hist)
+            picture, picture_format = superpixel_picture(digest, sp_params, fill, hist)
+    except (kseg.ImageError, ValueError) as err:
+        st.error(f"The superpixels could not be computed. {plain(str(err))}")
+        return
+    height, width = hist.shape
+    left, right = st.columns(2)
+    with left.container(key="sp_superpixels"):
+        # width= the picture's own: Streamlit would otherwise re-encode it above 1460 px.
+        st.image(
+            picture,
+            caption=f"{regions.n_regions:,} superpixels: "
+            + ("mean colours" if fill else "boundaries over the original"),
+            output_format=picture_format,
+            width=width,
+        )
+    params = view.params._replace(engine="histogram")
+    with right.container(key="sp_segmented"):
+        try:
+            with st.spinner(f"Clustering the regions into {params.k} colours...", show_time=True):
+                seg = region_segmentation(digest, sp_params, params, hist)
+                png = region_segmented_png(digest, sp_params, params, hist)
+        except (kseg.ImageError, ValueError) as err:
+            st.error(f"This segmentation could not run. {plain(str(err))}")
+            return
+        st.image(
+            png,
+            caption=f"Regions then colours: {seg.k} colours",
+            output_format="PNG",
+            width=width,
+        )
+    for warning in seg.warnings:
+        st.warning(plain(warning), icon=":material/warning:")
+    size = f"{width:,} x {height:,}"
+    metrics = [
+        ("Regions", f"{regions.n_regions:,}",
+         "Superpixels found: close to the number asked for."),
+        ("Superpixel time", format_seconds(regions.seconds),
+         f"Time SLIC took at {size} px."),
+        ("k-means time", format_seconds(seg.seconds),
+         "Time clustering the regions' mean colours took."),
+        ("k-means compactness", big_number(seg.compactness),
+         "Sum of squared distances from each pixel to its cluster's centre, in the colour "
+         "space used. Lower is tighter."),
+        ("Size", size, "Width x height in pixels of what the superpixels work on."),
+    ]  # fmt: skip
+    with st.container(horizontal=True, wrap=True, key="sp_metrics"):
+        for label, value, help_text in metrics:
+            st.metric(label, value, help=help_text, border=True, width=170)
+    image = view.loaded.image
+    if hist.shape != image.shape:
+        st.caption(
+            f"Superpixels, colours and files are at {size} px: the photo "
+            f"({image.width:,} x {image.height:,}) scaled down, so that they follow each "
+            "change in about a second."
+        )
+    with st.container(key="sp_palette"):
+        st.subheader("Palette")
+        palette_ui(seg, key_prefix="sp_")
+    with st.container(key="sp_centres"):
+        centres_ui(seg, key_prefix="sp_")
+    stem = f"kseg-{view.source.name}-k{seg.k}-superpixels"
+    isolate_ui(seg, stem, key_prefix="sp_")
+    st.subheader("Files of this result")
+    st.caption(f"Each file is made when you click its button, at {size} px.")
+    downloads_ui(seg, stem, view.source.cli_name, key_prefix="sp_")
+
+
+def superpixel_controls_ui() -> tuple[SuperpixelParams, bool]:
+    """The superpixel settings, kept in the page's URL like the sidebar's.
+
+    Returns the parameters and whether to fill regions with their mean colour.
+    """
+    left, middle, right = st.columns(3)
+    n_segments = left.slider(
+        "Number of superpixels",
+        SEGMENTS_MIN,
+        SEGMENTS_MAX,
+        SEGMENTS_DEFAULT,
+        step=10,
+        key="sp_segments",
+        bind="query-params",
+        help="How many regions SLIC aims for; the number found is close to it.",
+    )
+    compactness = middle.slider(
+        "Superpixel compactness",
+        SP_COMPACTNESS_MIN,
+        SP_COMPACTNESS_MAX,
+        SP_COMPACTNESS_DEFAULT,
+        step=0.5,
+        key="sp_compactness",
+        bind="query-params",
+        help="Higher gives squarer, more regular regions; lower follows colour edges more closely.",
+    )
+    shown = right.radio("Show", SP_VIEWS, key="sp_view", bind="query-params", horizontal=True)
+    params = SuperpixelParams(int(n_segments), float(compactness), SUPERPIXEL_SIDE)
+    return params, shown == SP_VIEWS[0]
+
+
 def _set_k(k: int) -> None:
     st.session_state["k"] = k
 
@@ -773,6 +911,85 @@ def default_centres(digest: str, k: int, _hist) -> tuple[str, ...]:
 
 
 @st.cache_resource(show_spinner=False)
+def warm_up_superpixels() -> bool:
+    """Load (or compile) the superpixel kernels once per server process."""
+    rgb = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    kseg.segment(rgb, 3, attempts=2, regions=kseg.superpixels(rgb, 9))
+    return True
+
+
+@st.cache_resource(max_entries=6, ttl=3600, show_spinner=False)
+def superpixel_input(digest: str, side: int, _loaded: Loaded) -> kseg.ColorHistogram:
+    """The photo at most `side` pixels on its longer side, with its colour histogram.
+
+    Superpixels, regions then colours and the tab's pictures all work on this one
+    image, so their labels line up pixel for pixel with what is shown.
+    """
+    image = _loaded.image
+    if max(image.shape) <= side:
+        return _loaded.hist
+    if image.alpha is None:
+        # Area averaging, as for the Original preview: smooth, and no aliasing for SLIC.
+        return kseg.ColorHistogram(figures.downscale(image.rgb, None, side))
+    # Nearest neighbour keeps transparency exact and mixes in no hidden colour.
+    rows, cols = preview_grid(image.shape, side)
+    return kseg.ColorHistogram(image.rgb[rows][:, cols], image.alpha[rows][:, cols])
+
+
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
+def superpixel_regions(
+    digest: str, sp: SuperpixelParams, _hist: kseg.ColorHistogram
+) -> kseg.Superpixels:
+    """kseg.superpixels of superpixel_input(), once per image and settings (read-only)."""
+    n_pixels = _hist.shape[0] * _hist.shape[1]
+    return kseg.superpixels(_hist, min(sp.n_segments, n_pixels), compactness=sp.compactness)
+
+
+@st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
+def superpixel_picture(
+    digest: str, sp: SuperpixelParams, fill: bool, _hist: kseg.ColorHistogram
+) -> tuple[bytes, str]:
+    """The superpixels as an encoded picture and its format ("PNG" or "JPEG").
+
+    Each region in its mean colour (PNG: flat colours stay flat), or the boundaries
+    over the photo (JPEG); PNG with the alpha channel when there are transparent pixels.
+    """
+    regions = superpixel_regions(digest, sp, _hist)
+    pixels = regions.mean_color_image() if fill else regions.overlay()
+    if _hist.alpha is not None:
+        rgba = np.dstack([pixels, _hist.alpha.astype(np.uint8) * 255])
+        return export.encode_png(rgba, compression=1), "PNG"
+    if fill:
+        return export.encode_png(pixels, compression=1), "PNG"
+    return jpeg(pixels, quality=95), "JPEG"
+
+
+def region_segmentation(
+    digest: str, sp: SuperpixelParams, params: Params, _hist: kseg.ColorHistogram
+) -> kseg.Segmentation:
+    """Regions then colours: kseg.segment over the superpixels. Treat it as read-only."""
+    return dataclasses.replace(_region_segmentation(digest, sp, params, _hist), histogram=_hist)
+
+
+@st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
+def _region_segmentation(
+    digest: str, sp: SuperpixelParams, params: Params, _hist: kseg.ColorHistogram
+) -> kseg.Segmentation:
+    """The cached result without its image, as for `_segmentation`."""
+    regions = superpixel_regions(digest, sp, _hist)
+    seg = kseg.segment(_hist, params.k, regions=regions, **segment_options(params))
+    return dataclasses.replace(seg, histogram=None)
+
+
+@st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
+def region_segmented_png(
+    digest: str, sp: SuperpixelParams, params: Params, _hist: kseg.ColorHistogram
+) -> bytes:
+    """The regions-then-colours image at the superpixels' size, as a palette PNG."""
+    return export.segmented_png(region_segmentation(digest, sp, params, _hist))
+
+
+@st.cache_resource(show_spinner=False)
 def sample_source(name: str) -> Source:
     data = SAMPLES_BY_NAME[name].path.read_bytes()
     return Source("sample", name, _digest(data), data)
@@ -785,6 +1002,23 @@ def thumbnail(name: str) -> bytes:
 
 
 # ----------------------------------------------------------------------------- helpers
+def segment_options(params: Params) -> dict:
+    """kseg.segment's keyword arguments for `params` (custom centres read in its space)."""
+    init = params.init
+    if not isinstance(init, str):
+        init = centres_in_space(init, params.color_space)
+    return {
+        "init": init,
+        "attempts": params.attempts,
+        "max_iter": params.max_iter,
+        "eps": params.eps,
+        "criteria": params.criteria,
+        "color_space": params.color_space,
+        "seed": params.seed,
+        "engine": params.engine,
+    }
+
+
 def centres_in_space(hexes: tuple[str, ...], color_space: str) -> np.ndarray:
     """#rrggbb colours as centres in `color_space`, the way kseg.segment reads them."""
     rgb = np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in hexes], np.uint8)

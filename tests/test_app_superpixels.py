@@ -1,0 +1,253 @@
+"""The page's Superpixels tab, driven headless through Streamlit's AppTest.
+
+SLIC superpixels of the photo (at most 1600 px on its longer side), and regions then
+colours: k-means over the regions' mean colours with the sidebar's settings. Known
+answers come from calling kseg directly on the same image. The page's caches live for
+the whole test session; tests that need a cache miss upload bytes no other test uses.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import pytest
+import streamlit.config
+from streamlit.testing.v1 import AppTest
+
+import kseg
+from kseg.samples import sample_path
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+TIMEOUT = 60
+TAB = {"tab": "Superpixels"}
+BOUNDARIES = "Boundaries over the original"
+DOWNLOADS = {
+    "sp_dl_segmented": "Segmented image (PNG)",
+    "sp_dl_labels": "Label map (PNG)",
+    "sp_dl_palette_json": "Palette (JSON)",
+    "sp_dl_palette_csv": "Palette (CSV)",
+    "sp_dl_params": "Run parameters (JSON)",
+}
+QUAD_COLORS = [(200, 30, 30), (30, 160, 40), (20, 40, 220), (240, 240, 240)]
+
+
+# ----------------------------------------------------------------------------- helpers
+def start(query: dict[str, str] | None = None, **state) -> AppTest:
+    """A fresh visitor on the Superpixels tab, with `query` in the URL and `state` preset."""
+    streamlit.config.get_option("client.showErrorDetails")  # parses config.toml first
+    streamlit.config.set_option("client.showErrorDetails", "full")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in {**TAB, **(query or {})}.items():
+        at.query_params[key] = value
+    for key, value in state.items():
+        at.session_state[key] = value
+    return ok(at.run())
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def palette_hexes(at: AppTest) -> list[str]:
+    (table,) = at.dataframe  # the tab's palette is the only table on the page
+    return table.value["Hex"].tolist()
+
+
+def shown(at: AppTest, container: str) -> tuple[str, str]:
+    """Caption and media URL of the one image in a container of the tab."""
+    (image,) = at.container(key=container).image
+    return image.captions[0], image.value[0]
+
+
+def upload(at: AppTest, pixels: np.ndarray) -> AppTest:
+    buf = io.BytesIO()
+    PIL.Image.fromarray(pixels).save(buf, format="PNG")
+    at.file_uploader(key="upload").set_value(("p.png", buf.getvalue(), "image/png"))
+    return ok(at.run())
+
+
+def quadrants(width: int = 120, height: int = 80, tweak: int = 0) -> np.ndarray:
+    """Four flat colours; `tweak` changes one pixel so the bytes (and cache keys) differ."""
+    rgb = np.empty((height, width, 3), np.uint8)
+    rgb[:, : width // 2] = QUAD_COLORS[0]
+    rgb[: height * 3 // 5, width // 2 :] = QUAD_COLORS[1]
+    rgb[height * 3 // 5 :, width // 2 : width * 5 // 6] = QUAD_COLORS[2]
+    rgb[height * 3 // 5 :, width * 5 // 6 :] = QUAD_COLORS[3]
+    rgb[0, 0] = (200, 30, (30 + tweak) % 256)
+    return rgb
+
+
+@pytest.fixture(scope="module")
+def coffee() -> kseg.Image:
+    return kseg.load_image(sample_path("coffee"))
+
+
+# ----------------------------------------------------------------------------- tests
+def test_a_link_opens_the_tab_with_superpixels_regions_and_palette(coffee):
+    at = start()
+    regions = kseg.superpixels(coffee, 400)
+    expected = kseg.segment(coffee, 4, regions=regions)
+    assert shown(at, "sp_superpixels")[0] == f"{regions.n_regions} superpixels: mean colours"
+    assert shown(at, "sp_segmented")[0] == "Regions then colours: 4 colours"
+    assert metric(at, "Regions") == str(regions.n_regions)
+    assert metric(at, "Size") == "600 x 400"
+    assert metric(at, "Superpixel time").endswith(("ms", " s"))
+    assert palette_hexes(at) == [e.hex for e in expected.palette()]
+    assert not at.error and not at.warning and not at.info
+    assert not any("scaled down" in c.value for c in at.caption)  # 600 x 400: used as it is
+
+
+def test_the_number_of_superpixels_changes_the_region_count(coffee):
+    at = start()
+    before = metric(at, "Regions")
+    ok(at.slider(key="sp_segments").set_value(100).run())
+    after = metric(at, "Regions")
+    assert after != before
+    assert after == str(kseg.superpixels(coffee, 100).n_regions)
+    assert shown(at, "sp_superpixels")[0].startswith(f"{after} superpixels")
+    assert len(palette_hexes(at)) == 4
+
+
+def test_a_link_sets_the_superpixel_controls(coffee):
+    query = {"sp_segments": "200", "sp_compactness": "20.0", "sp_view": BOUNDARIES}
+    at = start(query)
+    assert at.slider(key="sp_segments").value == 200
+    assert at.slider(key="sp_compactness").value == 20.0
+    assert at.radio(key="sp_view").value == BOUNDARIES
+    regions = kseg.superpixels(coffee, 200, compactness=20.0)
+    assert metric(at, "Regions") == str(regions.n_regions)
+    expected = kseg.segment(coffee, 4, regions=regions)
+    assert palette_hexes(at) == [e.hex for e in expected.palette()]
+
+
+@pytest.mark.parametrize(
+    "query", [{"sp_segments": "abc"}, {"sp_segments": "99999"}, {"sp_compactness": "-1"},
+              {"sp_view": "nope"}], ids=lambda q: "&".join(f"{k}={v}" for k, v in q.items()),
+)  # fmt: skip
+def test_bad_superpixel_query_values_fall_back_to_defaults(query):
+    at = start(query)
+    assert at.slider(key="sp_segments").value == 400
+    assert at.slider(key="sp_compactness").value == 10.0
+    assert at.radio(key="sp_view").value == "Mean-colour fill"
+    assert not at.error
+
+
+def test_the_view_switches_between_mean_colours_and_boundaries():
+    at = start()
+    fill_caption, fill_url = shown(at, "sp_superpixels")
+    assert fill_caption.endswith("mean colours") and fill_url.endswith(".png")
+    ok(at.radio(key="sp_view").set_value(BOUNDARIES).run())
+    caption, url = shown(at, "sp_superpixels")
+    assert caption.endswith("boundaries over the original")
+    assert url.endswith(".jpg")  # a photo: JPEG
+    assert caption.split()[0] == fill_caption.split()[0]  # the same superpixels
+    ok(at.radio(key="sp_view").set_value("Mean-colour fill").run())
+    assert shown(at, "sp_superpixels") == (fill_caption, fill_url)
+
+
+def test_k_and_settings_come_from_the_sidebar_and_keep_the_superpixels(monkeypatch):
+    calls = []
+    real = kseg.superpixels
+
+    def counting(image, *args, **kwargs):
+        calls.append(image.shape)  # the page's one-time warm-up uses a 48 x 48 image
+        return real(image, *args, **kwargs)
+
+    monkeypatch.setattr(kseg, "superpixels", counting)
+    at = start()
+    pixels = np.random.default_rng(1).integers(0, 256, (90, 140, 3), dtype=np.uint8)
+    upload(at, pixels)
+    assert calls.count((90, 140)) == 1
+    at.slider(key="k").set_value(6)
+    at.radio(key="space").set_value("CIELAB")
+    ok(at.number_input(key="seed").set_value(5).run())
+    assert calls.count((90, 140)) == 1  # a new k or colour space reclusters the regions only
+    regions = real(pixels, 400)
+    expected = kseg.segment(pixels, 6, regions=regions, color_space="lab", seed=5)
+    assert palette_hexes(at) == [e.hex for e in expected.palette()]
+    assert shown(at, "sp_segmented")[0] == "Regions then colours: 6 colours"
+
+
+def test_opencv_in_the_sidebar_says_the_regions_use_kseg_engine():
+    at = start({"sample": "chelsea", "engine": "OpenCV"})
+    assert len(at.info) == 1 and "kseg's engine" in at.info[0].value
+    image = kseg.load_image(sample_path("chelsea"))
+    expected = kseg.segment(image, 4, regions=kseg.superpixels(image, 400))
+    assert palette_hexes(at) == [e.hex for e in expected.palette()]
+    assert not at.error
+    ok(at.radio(key="engine").set_value("kseg").run())
+    assert not at.info
+
+
+def test_the_downloads_are_offered_lazily():
+    at = start()
+    for key, label in DOWNLOADS.items():
+        button = at.download_button(key=key)
+        assert button.label == label
+        assert button.proto.ignore_rerun  # on_click="ignore": made when clicked
+    assert at.download_button(key="sp_dl_mask")
+
+
+def test_isolate_and_the_lazy_3d_chart_show_the_regions_clusters():
+    at = start({"sample": "retina"})
+    assert at.multiselect(key="sp_isolate").value == [0]
+    assert len(at.container(key="sp_isolated").image) == 1
+    ok(at.multiselect(key="sp_isolate").set_value([1, 2]).run())
+    assert "Clusters 2, 3" in shown(at, "sp_isolated")[0]
+    assert not at.get("plotly_chart")  # drawn only once its expander is opened
+    at.session_state["sp_show_3d"] = True
+    ok(at.run())
+    spec = json.loads(at.get_by_key("sp_centers_3d").proto.spec)
+    assert spec["data"][-1]["marker"]["color"] == palette_hexes(at)
+
+
+def test_an_upload_then_the_tab():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    ok(at.run())  # opens on the Segment tab
+    upload(at, quadrants(tweak=21))
+    at.session_state["tab"] = "Superpixels"
+    ok(at.run())
+    assert metric(at, "Size") == "120 x 80"
+    assert int(metric(at, "Regions")) > 4
+    hexes = palette_hexes(at)
+    assert len(hexes) == 4
+    colours = sorted(tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in hexes)
+    # Every region lies inside one flat quadrant: the clusters are the quadrants' colours
+    # (the one tweaked pixel moves its region's mean by at most a level).
+    np.testing.assert_allclose(colours, sorted(QUAD_COLORS), atol=1)
+    assert not at.error and not at.warning
+
+
+def test_a_big_upload_works_on_a_1600_px_copy():
+    at = start()
+    rng = np.random.default_rng(2)
+    pixels = np.repeat(np.repeat(quadrants(240, 120, tweak=22), 10, axis=0), 10, axis=1)
+    pixels = np.clip(pixels + rng.normal(0, 4, pixels.shape), 0, 255).astype(np.uint8)
+    upload(at, pixels)  # 2400 x 1200
+    assert metric(at, "Size") == "1,600 x 800"
+    assert any("scaled down" in c.value and "2,400 x 1,200" in c.value for c in at.caption)
+    assert any("1,600 x 800 px" in c.value for c in at.caption)  # the files' size
+    assert len(palette_hexes(at)) == 4
+
+
+def test_a_transparent_upload_keeps_its_transparency():
+    at = start()
+    rgba = np.dstack([quadrants(tweak=23), np.full((80, 120), 255, np.uint8)])
+    rgba[:20, :30, 3] = 0
+    upload(at, rgba)
+    assert shown(at, "sp_superpixels")[1].endswith(".png")
+    ok(at.radio(key="sp_view").set_value(BOUNDARIES).run())
+    assert shown(at, "sp_superpixels")[1].endswith(".png")  # PNG keeps the alpha
+    counts = at.dataframe[0].value["Pixels"].tolist()
+    assert sum(counts) == 80 * 120 - 20 * 30  # transparent pixels join no cluster
+    assert not at.error
