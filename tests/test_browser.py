@@ -343,3 +343,47 @@ def test_bench_app_quick_mode_prints_its_table(chromium_browser: Any, warmed_up:
     assert (
         len(result["kseg_shown_k"]) == 2 and result["kseg_shown_k"][0] != result["kseg_shown_k"][1]
     )
+
+
+# ----------------------------------------------------------------------------- superpixels tab
+SP_SUPERPIXELS_IMG = ".st-key-sp_superpixels [data-testid='stImage'] img"
+SP_SEGMENTED_IMG = ".st-key-sp_segmented [data-testid='stImage'] img"
+SP_PALETTE_GRID = ".st-key-sp_palette [role='grid']"
+
+
+def loaded_src(page: Any, selector: str, old: str | None = None) -> str:
+    """The src of the image at ``selector`` once it has loaded (and differs from ``old``)."""
+    page.wait_for_function(
+        """([selector, old]) => {
+            const img = document.querySelector(selector);
+            return img !== null && img.src !== old && img.complete && img.naturalWidth > 0;
+        }""",
+        arg=[selector, old],
+        timeout=TIMEOUT,
+    )
+    return page.locator(selector).get_attribute("src")
+
+
+def test_a_link_opens_the_superpixels_tab(new_page: Any, warmed_up: str) -> None:
+    page = new_page
+    # The tab's first use on this server loads the superpixel kernels: the first-open wait.
+    open_app(page, f"{warmed_up}/?tab=Superpixels", FIRST_OPEN_TIMEOUT)
+    expect(page.get_by_role("tab", name="Superpixels")).to_have_attribute("aria-selected", "true")
+    fill_src = loaded_src(page, SP_SUPERPIXELS_IMG)
+    loaded_src(page, SP_SEGMENTED_IMG)
+    regions = page.get_by_test_id("stMetric").filter(has_text="Regions")
+    expect(regions.get_by_test_id("stMetricValue")).to_have_text(re.compile(r"^\d[\d,]*$"))
+    expect(page.locator(".st-key-sp_superpixels")).to_contain_text(
+        f"{regions.get_by_test_id('stMetricValue').inner_text()} superpixels: mean colours"
+    )
+    expect(page.locator(".st-key-sp_segmented")).to_contain_text("Regions then colours: 4 colours")
+    expect(page.locator(SP_PALETTE_GRID)).to_have_attribute("aria-rowcount", "5")
+    assert_no_error(page)
+
+    # The other view: the boundaries over the original, and the link follows.
+    page.locator(".st-key-sp_view label").filter(has_text="Boundaries over the original").click()
+    loaded_src(page, SP_SUPERPIXELS_IMG, fill_src)
+    wait_until_settled(page, TIMEOUT)
+    expect(page.locator(".st-key-sp_superpixels")).to_contain_text("boundaries over the original")
+    assert "sp_view=Boundaries" in page.url, page.url
+    assert_no_error(page)
