@@ -43,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from contextlib import contextmanager, nullcontext
@@ -521,46 +522,105 @@ def _compactness(pixels, centers, labels) -> float:
 
 
 class _StageClock:
-    """Each stage's own time (nested stages excluded), keyed by its path of stage names."""
+    """Each stage's own time (nested stages excluded), keyed by its path of stage names.
+
+    Thread-aware: each thread keeps its own stack. Work that kseg hands to its
+    thread pool is recorded under the path of the stage that handed it over,
+    plus "[threads]", with the time summed over the threads (so it can exceed
+    the wall time of the "parallel" stage that waits for it).
+    """
+
+    THREADS = "[threads]"
+    exact_points = -1  # the image's distinct colours, to name Lloyd runs on them
 
     def __init__(self):
         self.totals: dict[str, float] = defaultdict(float)
-        self._stack: list[list] = []  # [name, time spent in nested stages]
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    def _stack(self) -> list[list]:
+        if not hasattr(self._local, "stack"):
+            self._local.stack = []  # [name, time spent in nested stages]
+        return self._local.stack
+
+    def path(self) -> tuple[str, ...]:
+        return tuple(entry[0] for entry in self._stack())
 
     @contextmanager
     def stage(self, name: str):
-        self._stack.append([name, 0.0])
+        stack = self._stack()
+        stack.append([name, 0.0])
         start = time.perf_counter()
         try:
             yield
         finally:
             elapsed = time.perf_counter() - start
-            path = " > ".join(entry[0] for entry in self._stack)
-            _, nested = self._stack.pop()
-            self.totals[path] += elapsed - nested
-            if self._stack:
-                self._stack[-1][1] += elapsed
+            path = " > ".join(entry[0] for entry in stack)
+            _, nested = stack.pop()
+            with self._lock:
+                self.totals[path] += elapsed - nested
+            if stack:
+                stack[-1][1] += elapsed
 
-    def wrap(self, name: str, function):
+    @contextmanager
+    def adopted(self, parent: tuple[str, ...]):
+        """In a pool thread with nothing running, record under ``parent`` > [threads]."""
+        stack = self._stack()
+        if stack:  # the pool ran the work inline, in the calling thread
+            yield
+            return
+        stack.extend([name, 0.0] for name in (*parent, self.THREADS))
+        try:
+            yield
+        finally:
+            stack.clear()
+
+    def wrap(self, name, function):
+        """``function`` timed as a stage; ``name`` is a string or ``name(*args)``."""
+
         def timed(*args, **kwargs):
-            with self.stage(name):
+            with self.stage(name if isinstance(name, str) else name(*args, **kwargs)):
                 return function(*args, **kwargs)
 
         return timed
 
+    def wrap_parallel(self, function):
+        """A ``run_parallel(func, items)`` whose items are timed under the caller's stage."""
 
-# kseg's internals timed by the stage breakdown: (module, attribute, stage name). A name
-# that a later kseg no longer has is reported as missing instead of failing the run.
+        def timed(func, items, *args, **kwargs):
+            with self.stage("parallel"):
+                parent = self.path()
+
+                def adopted(item):
+                    with self.adopted(parent):
+                        return func(item)
+
+                return function(adopted, items, *args, **kwargs)
+
+        return timed
+
+
+def _lloyd_stage(X, w, C0, max_iter, *args, **kwargs) -> str:
+    what = "assign" if max_iter == 0 else "Lloyd"
+    exact = " (exact colours)" if X.shape[0] == _StageClock.exact_points else ""
+    return f"{what} on {X.shape[0]:,} points{exact}"
+
+
+# kseg's internals timed by the stage breakdown: (module, attribute, stage name or a
+# function of the call's arguments, or None for a thread-pool runner). A name that a
+# later kseg no longer has is reported as missing instead of failing the run.
 _STAGE_HOOKS = (
     ("kseg.histogram", "pack_rgb", "pack RGB"),
     ("kseg.histogram:ColorHistogram", "features", "features"),
     ("kseg.histogram:ColorHistogram", "label_pixels", "label pixels"),
     ("kseg.segment", "_histogram", "k-means"),
-    ("kseg.segment", "_coarse_summary", "coarse summary"),
+    ("kseg.segment", "_coarse_summary", "coarse summaries"),
     ("kseg.segment", "_run_attempts", "attempts"),
     ("kseg.kmeans", "_kmeans_plusplus", "k-means++ seeding"),
-    ("kseg.kmeans", "_lloyd", "Lloyd"),
-    ("kseg.segment", "_lloyd", "refine on exact colours"),
+    ("kseg.kmeans", "_lloyd", _lloyd_stage),
+    ("kseg.segment", "_lloyd", _lloyd_stage),
+    ("kseg.kmeans", "run_parallel", None),
+    ("kseg.segment", "run_parallel", None),
     ("kseg.segment", "_finish", "finish"),
     ("kseg.histogram:ColorHistogram", "preview_index", "preview colour index"),
 )
@@ -578,7 +638,9 @@ def _instrument(clock: _StageClock) -> list[str]:
         if not hasattr(owner, attribute):
             missing.append(f"{where}.{attribute}")
             continue
-        setattr(owner, attribute, clock.wrap(name, getattr(owner, attribute)))
+        original = getattr(owner, attribute)
+        hook = clock.wrap_parallel(original) if name is None else clock.wrap(name, original)
+        setattr(owner, attribute, hook)
     return missing
 
 
@@ -598,6 +660,7 @@ def _job_stages(spec):
             image = kseg.load_image(data)
         with clock.stage("histogram"):
             hist = kseg.ColorHistogram.from_image(image)
+        _StageClock.exact_points = hist.n_colors
         with clock.stage("segment"):
             seg = kseg.segment(hist, k, **RECIPE)
         with clock.stage("labels"):
@@ -809,12 +872,13 @@ def _stage_lines(args, stages) -> list[str]:
     lines = [
         f"Where kseg's time goes, {args.stage_size}, k={args.stage_k}: one warmed process, "
         f"median ms of {args.stage_cold_runs} cold / {args.stage_warm_runs} warm runs, each "
-        "stage's own time (nested stages excluded; medians need not add up to the total)."
+        "stage's own time (nested stages excluded; medians need not add up to the total). "
+        f"{_StageClock.THREADS}: work in kseg's thread pool, summed over its threads."
     ]
     for phase in ("cold", "warm"):
         entries = dict(stages[phase])
         lines.append(f"  {phase}: total {entries.pop('total') * 1000:.1f} ms")
-        lines += [f"    {name:<52} {sec * 1000:8.1f}" for name, sec in entries.items()]
+        lines += [f"    {name:<84} {sec * 1000:8.1f}" for name, sec in entries.items()]
     if stages["missing"]:
         lines.append(f"  (not timed, no longer in kseg: {', '.join(stages['missing'])})")
     return lines
