@@ -162,8 +162,10 @@ def cli_command(params: dict[str, Any], *, source_name: str = "IMAGE") -> str:
         "--color-space", params["color_space"],
         "--seed", str(params["seed"]),
         "--engine", params["engine"],
-        "-o", "OUTDIR",
     ]  # fmt: skip
+    if params.get("regions"):
+        parts += ["--regions", str(params["regions"])]
+    parts += ["-o", "OUTDIR"]
     return shlex.join(parts)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -378,7 +379,10 @@ def _histogram(hist, k, init, attempts, max_iter, eps2, space, seed):
 
 def _regions(hist, regions, k, init, attempts, max_iter, eps2, space, seed):
     """k-means over region means weighted by size; every pixel takes its region's cluster."""
-    sums, squares, sizes = _region_moments(hist, regions.labels, regions.n_regions, space)
+    per_space = _MOMENTS.setdefault(regions, {})
+    if space not in per_space:  # a new k or seed over the same regions reuses them
+        per_space[space] = _region_moments(hist, regions.labels, regions.n_regions, space)
+    sums, squares, sizes = per_space[space]
     present = sizes > 0
     means = sums[present] / sizes[present, None]
     weights = sizes[present].astype(np.float64)
@@ -408,6 +412,10 @@ def _regions(hist, regions, k, init, attempts, max_iter, eps2, space, seed):
     region_cluster = np.full(regions.n_regions + 1, -1, dtype=np.int16)  # [-1] -> -1
     region_cluster[np.flatnonzero(present)] = labels
     return centers, region_cluster[regions.labels], n_iter, compactness, notes
+
+
+# Region moments per Superpixels object and colour space, forgotten with the object.
+_MOMENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _region_moments(hist, region_labels, n_regions, space, rows_per_chunk=256):

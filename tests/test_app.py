@@ -174,9 +174,10 @@ def test_a_link_can_open_the_3d_view():
     assert len(centres(at)["marker"]["color"]) == 5
 
 
-def test_tabs_are_segment_compare_isolate_downloads():
+def test_tabs_are_segment_compare_isolate_downloads_superpixels():
     at = start()
-    assert [t.label for t in at.tabs] == ["Segment", "Compare", "Isolate", "Downloads"]
+    labels = [t.label for t in at.tabs]
+    assert labels == ["Segment", "Compare", "Isolate", "Downloads", "Superpixels"]
 
 
 # ----------------------------------------------------------------------------- controls
