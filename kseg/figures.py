@@ -185,6 +185,9 @@ def downscale(rgb: np.ndarray, alpha: np.ndarray | None = None, max_side: int = 
         The pixels (e.g. ``Image.rgb``); never modified.
     alpha : (H, W) bool ndarray, optional
         Opaque pixels; when given the result is RGBA with alpha 255 where opaque.
+        Colours stored under transparent pixels are not part of the picture: they
+        come out black and fully transparent, and never blend into opaque
+        neighbours (each area averages the colours of its opaque pixels only).
     max_side : int
         Largest width or height of the result. Images already that small are
         returned at their size (a copy, or an RGBA version).
@@ -193,13 +196,23 @@ def downscale(rgb: np.ndarray, alpha: np.ndarray | None = None, max_side: int = 
     -------
     (h, w, 3) or (h, w, 4) uint8 ndarray
     """
-    pixels = rgb if alpha is None else np.dstack([rgb, alpha.astype(np.uint8) * 255])
+    if alpha is None:
+        pixels = rgb
+    else:
+        opaque = alpha.astype(np.uint8)
+        # Premultiplied: transparent pixels weigh nothing in the averages below.
+        pixels = np.dstack([rgb * opaque[:, :, None], opaque * 255])
     height, width = pixels.shape[:2]
     scale = max_side / max(height, width)
     if scale >= 1:
         return np.array(pixels, copy=True)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(np.ascontiguousarray(pixels), size, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(np.ascontiguousarray(pixels), size, interpolation=cv2.INTER_AREA)
+    if alpha is not None:
+        coverage = small[:, :, 3:].astype(np.float32)
+        colour = small[:, :, :3] * (255 / np.maximum(coverage, 1))
+        small[:, :, :3] = np.clip(np.rint(colour), 0, 255)
+    return small
 
 
 def isolate(
@@ -228,7 +241,8 @@ def isolate(
     Returns
     -------
     (h, w, 3) uint8 ndarray
-        Transparent pixels count as not chosen.
+        Transparent pixels count as not chosen and are black: the colours stored
+        under them are not part of the picture.
     """
     if not 0 <= dim <= 1:
         raise ValueError(f"dim must be within 0..1; got {dim}.")
@@ -244,6 +258,8 @@ def isolate(
     else:
         rows, cols = preview_grid(seg.shape, max_side)
         pixels = seg.histogram.rgb[rows][:, cols]
+    if seg.histogram.alpha is not None:
+        pixels = np.where((labels < 0)[:, :, None], np.uint8(0), pixels)
     gray = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY)
     rest = cv2.cvtColor(cv2.convertScaleAbs(gray, alpha=dim), cv2.COLOR_GRAY2RGB)
     return np.where(keep[:, :, None], pixels, rest)
