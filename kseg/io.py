@@ -296,6 +296,12 @@ _DAMAGED = (
     "The image data is damaged or incomplete, so it cannot be decoded (was the download "
     "or upload cut short?). Try saving or exporting the image again."
 )
+# Pillow's refusals of PNG text or colour-profile chunks that inflate past its limits.
+_METADATA_BOMB_SIGNS = ("Decompressed data too large", "Too much memory used in text chunks")
+_METADATA_BOMB = (
+    "The image's metadata (a colour profile or text stored in the file) decompresses to "
+    "far more data than is safe to read. Save the image again without its metadata."
+)
 _DISPLAY_NAMES = {"WEBP": "WebP"}
 _ORIENTATION_TAG = 0x0112
 # Brands in the "ftyp" box of HEIF files holding HEVC pictures (HEIC, iPhones' default).
@@ -414,6 +420,10 @@ def _failures_as_image_errors() -> Iterator[None]:
             "Part of the image claims to be too large to decode safely (over Pillow's "
             "decompression-bomb limit). Downscale it or save it again first."
         ) from exc
+    except ValueError as exc:
+        if not any(sign in str(exc) for sign in _METADATA_BOMB_SIGNS):
+            raise ImageError(_DAMAGED) from exc
+        raise ImageError(_METADATA_BOMB) from exc
     except Exception as exc:
         raise ImageError(_DAMAGED) from exc
 
