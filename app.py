@@ -864,13 +864,22 @@ def load(digest: str, _data: bytes) -> Loaded:
     return Loaded(image=image, hist=hist, preview=preview)
 
 
-@st.cache_resource(max_entries=48, ttl=3600, show_spinner=False)
 def segmentation(digest: str, params: Params, _hist: kseg.ColorHistogram) -> kseg.Segmentation:
     """kseg.segment, once per image and parameters. Treat the result as read-only."""
+    return dataclasses.replace(_segmentation(digest, params, _hist), histogram=_hist)
+
+
+@st.cache_resource(max_entries=48, ttl=3600, show_spinner=False)
+def _segmentation(digest: str, params: Params, _hist: kseg.ColorHistogram) -> kseg.Segmentation:
+    """The cached result, without its image: `segmentation` puts the histogram back.
+
+    A cached Segmentation holding its histogram would keep the decoded photo alive
+    after load() evicted it: 48 entries could keep 48 photos (gigabytes) in memory.
+    """
     init = params.init
     if not isinstance(init, str):
         init = centres_in_space(init, params.color_space)
-    return kseg.segment(
+    seg = kseg.segment(
         _hist,
         params.k,
         init=init,
@@ -882,6 +891,7 @@ def segmentation(digest: str, params: Params, _hist: kseg.ColorHistogram) -> kse
         seed=params.seed,
         engine=params.engine,
     )
+    return dataclasses.replace(seg, histogram=None)
 
 
 @st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
