@@ -100,7 +100,9 @@ def test_same_input_gives_same_labels():
 
 
 def test_labels_do_not_depend_on_the_number_of_cores(monkeypatch):
-    import kseg.superpixels as module
+    import importlib
+
+    module = importlib.import_module("kseg.superpixels")  # kseg.superpixels is the function
 
     rgb = textured(150, 200)
     monkeypatch.setattr(module, "_n_workers", lambda: 1)
