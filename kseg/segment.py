@@ -479,14 +479,24 @@ def _opencv(hist, k, init, attempts, max_iter, eps, criteria, space, seed):
         "max_iter": cv2.TERM_CRITERIA_MAX_ITER,
     }[criteria]
     cv2.setRNGSeed(seed)
+    # One point per row, its coordinates as channels: cv2.kmeans reads a one-row (1, 3)
+    # array (an image with a single opaque pixel) as three one-dimensional points.
+    samples = data.reshape(-1, 1, 3)
     if isinstance(init, np.ndarray):
         start = _nearest(data, init.astype(np.float32))
         if max_iter == 0:
             centers = init.astype(np.float32)
             labels = start
+        elif data.shape[0] < k:  # cv2.kmeans needs at least k points
+            n = data.shape[0]
+            raise ImageError(
+                f"The OpenCV engine needs at least as many opaque pixels as clusters (k={k}), "
+                f"but the image has {n} opaque pixel{'s' if n != 1 else ''}. Use the kseg "
+                "engine, or fewer starting colours."
+            )
         else:
             _, labels, centers = cv2.kmeans(
-                data,
+                samples,
                 k,
                 start.reshape(-1, 1),
                 (kind, max_iter, eps),
@@ -495,7 +505,7 @@ def _opencv(hist, k, init, attempts, max_iter, eps, criteria, space, seed):
             )
     else:
         flags = cv2.KMEANS_PP_CENTERS if init == "k-means++" else cv2.KMEANS_RANDOM_CENTERS
-        _, labels, centers = cv2.kmeans(data, k, None, (kind, max_iter, eps), attempts, flags)
+        _, labels, centers = cv2.kmeans(samples, k, None, (kind, max_iter, eps), attempts, flags)
     labels = labels.reshape(-1).astype(np.int32)
     centers = centers.astype(np.float64)
     # Compactness in float64 from cv2's own labels, comparable with the histogram engine's.
