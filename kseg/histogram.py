@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import cv2
+import numba
 import numpy as np
 
 from kseg import spaces
@@ -46,11 +47,7 @@ class ColorHistogram:
         rgb, alpha = _validate(rgb, alpha)
         self.rgb = rgb
         self.alpha = alpha
-        counts = np.bincount(pack_rgb(rgb, alpha).ravel(), minlength=_N_KEYS + 1)
-        counts = counts[:_N_KEYS]  # the last bin holds the transparent pixels
-        self.keys = np.flatnonzero(counts)
-        self.counts = counts[self.keys]
-        del counts
+        self.keys, self.counts = _count_colors(rgb, alpha)
         self.colors = unpack_keys(self.keys)
         self._cache: dict[str, object] = {}
         self._lock = threading.RLock()
@@ -173,6 +170,68 @@ def pack_rgb(rgb: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
     if alpha is not None:
         keys[~alpha] = _N_KEYS
     return keys
+
+
+def _count_colors(rgb: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct keys of the opaque pixels, and how many pixels have each.
+
+    One compiled pass over the pixels into a 2^24-entry count table that is
+    borrowed from a pool and handed back cleared: no 128 MB ``np.bincount``
+    array to allocate, zero and scan for every image (in a busy server that
+    allocation alone took most of a second).
+    """
+    flat = np.ascontiguousarray(rgb).reshape(-1, 3)
+    opaque = (
+        np.ones(0, dtype=np.bool_) if alpha is None else np.ascontiguousarray(alpha).reshape(-1)
+    )
+    table = _borrow_table()
+    try:
+        found = np.empty(min(flat.shape[0], _N_KEYS), dtype=np.int64)
+        n_found = _count_kernel(flat, opaque, table, found)
+        keys = np.sort(found[:n_found])
+        counts = table[keys].astype(np.int64)
+        table[keys] = 0  # hand the table back cleared
+    except BaseException:
+        table = None  # not known to be clear: let it go
+        raise
+    finally:
+        if table is not None:
+            _return_table(table)
+    return keys, counts
+
+
+_TABLES: list[np.ndarray] = []
+_TABLES_LOCK = threading.Lock()
+_MAX_SPARE_TABLES = 2  # 64 MB each
+
+
+def _borrow_table() -> np.ndarray:
+    with _TABLES_LOCK:
+        if _TABLES:
+            return _TABLES.pop()
+    return np.zeros(_N_KEYS, dtype=np.uint32)
+
+
+def _return_table(table: np.ndarray) -> None:
+    with _TABLES_LOCK:
+        if len(_TABLES) < _MAX_SPARE_TABLES:
+            _TABLES.append(table)
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_kernel(flat, opaque, table, found):  # pragma: no cover - compiled
+    """Count each pixel's colour in ``table``; list each new colour in ``found``."""
+    n_found = 0
+    use_alpha = opaque.shape[0] > 0
+    for i in range(flat.shape[0]):
+        if use_alpha and not opaque[i]:
+            continue
+        key = (np.int64(flat[i, 0]) << 16) | (np.int64(flat[i, 1]) << 8) | np.int64(flat[i, 2])
+        if table[key] == 0:
+            found[n_found] = key
+            n_found += 1
+        table[key] += 1
+    return n_found
 
 
 def unpack_keys(keys: np.ndarray) -> np.ndarray:
