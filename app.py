@@ -18,6 +18,7 @@ import dataclasses
 import gc
 import hashlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -33,6 +34,7 @@ from kseg.samples import SAMPLES
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
 MAX_PIXELS = 25_000_000  # per upload; a 12 MP phone photo fits twice over
+DECODE_SLOTS = 2  # photos decoded at once, server-wide (see decode_slots)
 PREVIEW_SIDE = 1200  # longer side of the images shown side by side
 COMPARE_SIDE = 640
 THUMB_SIDE = 240
@@ -852,15 +854,29 @@ def warm_up() -> bool:
     return True
 
 
-@st.cache_resource(max_entries=6, ttl=3600, show_spinner=False)
+@st.cache_resource(show_spinner=False)
+def decode_slots() -> threading.BoundedSemaphore:
+    """The server's photos being decoded and counted at once: at most DECODE_SLOTS.
+
+    Unbounded, eight visitors uploading 12 MP photos together sent the server's peak
+    memory as high as 2.2 GB; two at a time kept it near 1.2 GB (benchmarks/load.py).
+    On two cores more at once would not finish sooner anyway.
+    """
+    return threading.BoundedSemaphore(DECODE_SLOTS)
+
+
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
 def load(digest: str, _data: bytes) -> Loaded:
     """Decode and count colours once per image (keyed on the digest of its bytes).
 
-    Bounded: a public server keeps at most six images decoded, for an hour each.
-    Raises kseg.ImageError for files that cannot be used, which is not cached.
+    Bounded: a public server keeps at most eight images decoded (one each for eight
+    visitors at once: with fewer, their reruns evicted each other's photos and decoded
+    them again), for an hour each. Raises kseg.ImageError for files that cannot be
+    used, which is not cached.
     """
-    image = kseg.load_image(_data, max_pixels=MAX_PIXELS)
-    hist = kseg.ColorHistogram.from_image(image)
+    with decode_slots():
+        image = kseg.load_image(_data, max_pixels=MAX_PIXELS)
+        hist = kseg.ColorHistogram.from_image(image)
     if hist.n_colors == 0:
         raise kseg.ImageError(
             "Every pixel of this image is fully transparent, so there is nothing to segment."
