@@ -98,6 +98,9 @@ class Superpixels:
     def overlay(self, color: tuple[int, int, int] = (255, 255, 0)) -> np.ndarray:
         """(H, W, 3) uint8 copy of the image with the boundaries drawn in ``color``.
 
+        Transparent pixels (label -1) are black, as in `mean_color_image`: the colours
+        stored under them are not part of the picture.
+
         Raises
         ------
         ValueError
@@ -114,6 +117,7 @@ class Superpixels:
                 f"got {color!r}."
             )
         out = self.rgb.copy()
+        out[self.labels < 0] = 0
         out[self.boundaries()] = paint.astype(np.uint8)
         return out
 
