@@ -198,7 +198,10 @@ def size_label(size: tuple[int, int]) -> str:
 # ----------------------------------------------------------------------------- images
 def build_images(sizes, folder: Path, warmup_size: tuple[int, int]) -> dict[str, dict]:
     """JPEGs of the bundled photo at each size, written to ``folder``; plus a warm-up image."""
+    import numpy as np
     from _common import decode_jpeg, distinct_colors, encode_jpeg, photo_like
+
+    import kseg
 
     images = {}
     wanted = [(size_label(size), PHOTO, size) for size in sizes]
@@ -207,12 +210,16 @@ def build_images(sizes, folder: Path, warmup_size: tuple[int, int]) -> dict[str,
         data = encode_jpeg(photo_like(photo, size, sigma=NOISE_SIGMA), JPEG_QUALITY)
         path = folder / f"{label.replace(' ', '')}.jpg"
         path.write_bytes(data)
+        pixels = decode_jpeg(data)
         images[label] = {
             "path": str(path),
             "size": size,
             "bytes": len(data),
-            "colors": distinct_colors(decode_jpeg(data)),
+            "colors": distinct_colors(pixels),
+            # kseg decodes with Pillow, the recipes with cv2.imread: same pixels, same sums?
+            "same_decode": bool(np.array_equal(kseg.load_image(data).rgb, pixels)),
         }
+        del pixels
     return images
 
 
@@ -694,7 +701,9 @@ def report(args, header, images, results, notes, stages, minutes) -> str:
         lines.append(
             f"Image {label}: {width}x{height}, {PHOTO}.jpg cropped to aspect, bicubic upscale, "
             f"Gaussian noise sigma {NOISE_SIGMA:g}, JPEG quality {JPEG_QUALITY} "
-            f"({image['bytes'] / 1e6:.1f} MB), {image['colors']:,} distinct colours."
+            f"({image['bytes'] / 1e6:.1f} MB), {image['colors']:,} distinct colours; "
+            "Pillow (kseg) and cv2.imread (the recipes) decode it "
+            + ("to identical pixels." if image["same_decode"] else "DIFFERENTLY (see notes).")
         )
     lines.append(
         f"All k-means: k-means++ seeding, {RECIPE['attempts']} attempts, EPS+MAX_ITER "

@@ -77,3 +77,4 @@ def test_bench_engine_quick_prints_one_table_with_every_method():
     assert "Where kseg's time goes" in done.stdout
     assert "    decode " in done.stdout and "preview labels" in done.stdout
     assert "distinct colours" in done.stdout and "Thread pools" in done.stdout
+    assert "decode it to identical pixels" in done.stdout
