@@ -146,12 +146,19 @@ def _run_attempts(X, w, k, init, attempts, max_iter, eps2, seed) -> list[_Run]:
     to a thread pool (the compiled loop releases the GIL): same seed, same result.
     """
     if isinstance(init, np.ndarray):
-        starts = [init]
+        seeds = [lambda: init]
+    elif init == "k-means++":
+        # Draw every attempt's random numbers first, in order: the compiled seeding
+        # then runs in the pool with the Lloyd loop, and the result stays the seed's.
+        rng = np.random.default_rng(seed)
+        trials = 2 + int(math.log(k))
+        draws = [rng.random(1 + (k - 1) * trials) for _ in range(attempts)]
+        seeds = [lambda u=u: _kmeans_plusplus_compiled(X, w, k, trials, u) for u in draws]
     else:
         rng = np.random.default_rng(seed)
-        seeder = _kmeans_plusplus if init == "k-means++" else _random_points
-        starts = [seeder(X, w, k, rng) for _ in range(attempts)]
-    results = run_parallel(lambda start: _lloyd(X, w, start, max_iter, eps2), starts)
+        starts = [_random_points(X, w, k, rng) for _ in range(attempts)]
+        seeds = [lambda c=c: c for c in starts]
+    results = run_parallel(lambda start: _lloyd(X, w, start(), max_iter, eps2), seeds)
     return [_Run(c, labels, float(compactness), int(n)) for c, labels, n, compactness in results]
 
 
@@ -228,15 +235,12 @@ def _check_init(init, k, d) -> np.ndarray | None:
     return np.ascontiguousarray(centers)
 
 
-def _kmeans_plusplus(X, w, k, rng) -> np.ndarray:
-    """Weighted k-means++ seeding with 2 + log(k) local trials (Arthur & Vassilvitskii)."""
-    trials = 2 + int(math.log(k))
-    return _kmeans_plusplus_compiled(X, w, k, trials, rng.random(1 + (k - 1) * trials))
-
-
 @numba.njit(cache=True, nogil=True)
 def _kmeans_plusplus_compiled(X, w, k, trials, uniform):  # pragma: no cover - compiled
-    """k-means++ with the random draws given (``uniform`` in [0, 1)), so numpy's seed decides."""
+    """Weighted k-means++ seeding with ``trials`` local trials (Arthur & Vassilvitskii).
+
+    The random draws are given (``uniform`` in [0, 1)), so numpy's seed decides.
+    """
     n, d = X.shape
     centers = np.empty((k, d))
     cumulative = np.cumsum(w)

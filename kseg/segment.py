@@ -368,7 +368,7 @@ def _histogram(hist, k, init, attempts, max_iter, eps2, space, seed):
     # summary, are refined there; the finest summary's own runs are converged already.
     Xf, wf = _coarse_summary(hist, space, _COARSE_LEVELS[-1])
     coarser = [run.centers for level in runs[:-1] for run in level]
-    fit = [_lloyd(Xf, wf, centers, 0, 0.0)[3] for centers in coarser]
+    fit = [r[3] for r in run_parallel(lambda c: _lloyd(Xf, wf, c, 0, 0.0), coarser)]
     chosen = [coarser[i] for i in np.argsort(fit, kind="stable")[:_PROMOTED]]
     refined = run_parallel(lambda c: _lloyd(Xf, wf, c, max_iter, eps2), chosen)
     candidates = [(r[3], r[0]) for r in refined] + [(r.compactness, r.centers) for r in runs[-1]]
