@@ -60,8 +60,6 @@ class _ServerLogOnFailure:
 
 @pytest.fixture(scope="module")
 def app_server(request: pytest.FixtureRequest) -> Iterator[StreamlitServer]:
-    if not (ROOT / "app.py").exists():
-        pytest.skip("app.py does not exist yet")
     server = StreamlitServer("app.py")
     plugin = _ServerLogOnFailure(server)
     request.config.pluginmanager.register(plugin)
