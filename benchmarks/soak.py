@@ -259,8 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="40 changes, 10 uploads of 1 MP")
     parser.add_argument("--seed", type=int, default=0, help="seeds the order of the changes")
+    parser.add_argument("--changes", type=int, help="parameter changes (default 300)")
+    parser.add_argument("--uploads", type=int, help="uploads (default 20)")
     args = parser.parse_args(argv)
-    plan_size = QUICK if args.quick else FULL
+    plan_size = dict(QUICK if args.quick else FULL)
+    for option in ("changes", "uploads"):
+        if getattr(args, option) is not None:
+            plan_size[option] = getattr(args, option)
     started = time.perf_counter()
 
     def log(message: str) -> None:
@@ -341,12 +346,22 @@ def report(records, problems, idle, healthy, no_rerun_seen, started) -> int:
             print(f"| {name} | {len(values)} | {statistics.median(values):.2f} | "
                   f"{max(values):.2f} |")  # fmt: skip
     growth = last.rss / baseline.rss - 1
+    # A leak keeps growing; bounded caches that are still filling slow down and stop.
+    later = [r for r in records if r.index > baseline.index]
+    halves = [later[: len(later) // 2], later[len(later) // 2 :]]
+    slopes = [_slope(half) for half in halves if len(half) > 2]
     print(
         f"\nServer RSS: {idle / 1e6:,.0f} MB before the visitor, {baseline.rss / 1e6:,.0f} MB "
         f"after the first {BASELINE_CHANGES} changes (action {baseline.index}, "
         f"{baseline.uploads} uploads), {last.rss / 1e6:,.0f} MB at the end ({growth:+.1%}; "
         f"limit +{TOLERANCE:.0%}), peak {peak / 1e6:,.0f} MB."
     )
+    if len(slopes) == 2:
+        print(
+            f"Growth after the baseline, in MB per 100 actions: {slopes[0]:+.0f} in the first "
+            f"half, {slopes[1]:+.0f} in the second (bounded caches filling slow down; a leak "
+            "does not)."
+        )
     print(f"Reruns too quick to observe (page settled anyway): {no_rerun_seen}.")
     print(f"Server up at the end: {'yes' if healthy else 'NO'}. "
           f"Total time {time.perf_counter() - started:.0f} s.\n")  # fmt: skip
@@ -358,6 +373,13 @@ def report(records, problems, idle, healthy, no_rerun_seen, started) -> int:
         print(f"- {problem}")
     print("PASS" if not problems else "FAIL")
     return 0 if not problems else 1
+
+
+def _slope(records: list[Record]) -> float:
+    """Least-squares growth of RSS, in MB per 100 actions."""
+    x = np.array([r.index for r in records], dtype=float)
+    y = np.array([r.rss for r in records], dtype=float) / 1e6
+    return float(np.polyfit(x, y, 1)[0] * 100)
 
 
 if __name__ == "__main__":
