@@ -633,7 +633,10 @@ def _decode_16bit_colour(
 ) -> tuple[np.ndarray, np.ndarray | None, list[str]] | None:
     """Decode 16-bit RGB(A) exactly with OpenCV, or None to fall back to Pillow."""
     stream.seek(0)
-    data = np.frombuffer(stream.read(), np.uint8)
+    raw = stream.read()
+    if im.format == "PNG" and not _png_chunks_fit(raw):
+        return None  # Pillow reads what is there, or says the file is damaged
+    data = np.frombuffer(raw, np.uint8)
     try:
         # IMREAD_UNCHANGED keeps 16 bits and alpha, and ignores EXIF orientation:
         # we apply that ourselves, the same way for every file.
@@ -647,6 +650,23 @@ def _decode_16bit_colour(
     opaque = bgr[:, :, 3] > 0 if channels == 4 else None
     code = cv2.COLOR_BGRA2RGB if channels == 4 else cv2.COLOR_BGR2RGB
     return cv2.cvtColor(_scale_16_to_8(bgr), code), opaque, [_SIXTEEN_BIT_NOTE]
+
+
+def _png_chunks_fit(data: bytes) -> bool:
+    """True if every chunk of a PNG, up to its IEND, lies within the file.
+
+    OpenCV's PNG reader allocates what a chunk's length field claims before reading
+    it: a 5 KB file whose IDAT claimed 4 GB cost 4 GB of memory and seconds.
+    """
+    position, end = 8, len(data)  # past the signature
+    while position + 8 <= end:
+        length, kind = struct.unpack_from(">I4s", data, position)
+        position += 12 + length  # length and type, the data, the CRC
+        if position > end:
+            return False
+        if kind == b"IEND":
+            return True
+    return False
 
 
 def _scale_16_to_8(values: np.ndarray) -> np.ndarray:
