@@ -11,7 +11,7 @@ benchmarks/out/fuzz/ (ignored by git) and the run fails. One in ten loaded image
 also segmented.
 
     python benchmarks/fuzz_load.py                  # 5 minutes
-    python benchmarks/fuzz_load.py --seconds 30 --seed 7
+    python benchmarks/fuzz_load.py --seconds 30 --seed 7 --only 16
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", default="", help="seed files whose name contains this")
     args = parser.parse_args(argv)
-    seeds = fuzz_seeds()
+    seeds = {name: data for name, data in fuzz_seeds().items() if args.only in name}
     others = tuple(seeds.values())
     names = list(seeds)
     rng = np.random.default_rng(args.seed)

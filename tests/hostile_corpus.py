@@ -399,6 +399,22 @@ def wrong_chunk_length() -> bytes:
     return bytes(good)
 
 
+def wrong_chunk_length_16bit() -> tuple[bytes, np.ndarray]:
+    """A 16-bit RGB PNG (read through OpenCV) whose IDAT chunk claims to be 4 GB long."""
+    good, eight = sixteen_bit_rgb()
+    data = bytearray(good)
+    at = data.index(b"IDAT") - 4
+    data[at : at + 4] = b"\xff\xff\xff\xf0"
+    return bytes(data), eight
+
+
+def sixteen_bit_tiff(alpha: bool = False) -> bytes:
+    rgb16 = np.random.default_rng(17).integers(0, 65536, (12, 20, 4 if alpha else 3), np.uint16)
+    ok, buf = cv2.imencode(".tiff", rgb16)
+    assert ok
+    return buf.tobytes()
+
+
 # ----------------------------------------------------------------------------- the corpus
 def _one_by_n(width: int, height: int) -> np.ndarray:
     n = width * height
@@ -449,6 +465,11 @@ def _build() -> tuple[Case, ...]:
     add(Case("bomb-ztxt", "text.png", text_bomb(), "image/png", error=too_much, bomb=True))
     add(Case("png-chunk-4gb", "chunk.png", wrong_chunk_length(), "image/png",
              rgb=quadrants(16, 16), may_fail=damaged))  # fmt: skip
+
+    # OpenCV reads 16-bit colour PNGs for kseg, and allocated what the chunk claimed: 4 GB.
+    data, eight = wrong_chunk_length_16bit()
+    add(Case("png16-chunk-4gb", "deep-chunk.png", data, "image/png", rgb=eight, tolerance=1,
+             may_fail=damaged, bomb=True))  # fmt: skip
 
     one = np.array([[[12, 200, 99]]], np.uint8)
     add(Case("1x1", "dot.png", encode(PIL.Image.fromarray(one), "PNG"), "image/png", rgb=one))
@@ -541,6 +562,7 @@ def fuzz_seeds() -> dict[str, bytes]:
         "png-p-transparent": palette_with_transparent_index()[0],
         "png-gray16": sixteen_bit_gray()[0],
         "png-rgb16": sixteen_bit_rgb()[0],
+        "png-rgba16": _rgba16_png(),
         "png-1bit": encode(pil_rgb.convert("1"), "PNG"),
         "jpeg": encode(pil_rgb, "JPEG", quality=80),
         "jpeg-progressive": encode(pil_rgb, "JPEG", progressive=True),
@@ -558,8 +580,17 @@ def fuzz_seeds() -> dict[str, bytes]:
         "tiff-deflate": encode(pil_rgb, "TIFF", compression="tiff_adobe_deflate"),
         "tiff-float": float_tiff()[0],
         "tiff-pages": _multipage_tiff(pil_rgb),
+        "tiff-rgb16": sixteen_bit_tiff(),
+        "tiff-rgba16": sixteen_bit_tiff(alpha=True),
     }
     return seeds
+
+
+def _rgba16_png() -> bytes:
+    rgba16 = np.random.default_rng(18).integers(0, 65536, (12, 20, 4), np.uint16)
+    ok, buf = cv2.imencode(".png", rgba16)
+    assert ok
+    return buf.tobytes()
 
 
 def _multipage_tiff(image: PIL.Image.Image) -> bytes:
