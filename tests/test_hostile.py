@@ -855,8 +855,7 @@ def test_in_a_browser_names_sizes_and_forged_requests_are_refused(tmp_path: Path
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     limit_mb = config["server"]["maxUploadSize"]
     with StreamlitServer("app.py") as server, chromium() as browser:
-        forged = urllib_put(f"{server.url}/_stcore/upload_file/any-session/any-file", b"x")
-        assert forged == 403
+        assert forged_upload(server.url, "/_stcore/upload_file/any/any", None, [b"x"]) == 403
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.set_default_timeout(60_000)
         page = context.new_page()
@@ -894,27 +893,46 @@ def test_in_a_browser_names_sizes_and_forged_requests_are_refused(tmp_path: Path
 
         session = upload_urls[0].split("/upload_file/")[1].split("/")[0]
         token = next(c["value"] for c in context.cookies() if c["name"] == "_streamlit_xsrf")
-        url = f"{server.url}/_stcore/upload_file/{session}/forged"
-        file = {"name": "x.png", "mimeType": "image/png"}
-        small = context.request.put(
-            url, headers={"X-Xsrftoken": token}, multipart={"file": {**file, "buffer": png}}
-        )
-        assert small.status == 204  # the token is what makes the difference
-        too_big = bytes(limit_mb * 2**20 + 1)
-        answer = context.request.put(
-            url, headers={"X-Xsrftoken": token}, multipart={"file": {**file, "buffer": too_big}}
-        )
-        assert answer.status == 413
+        path = f"/_stcore/upload_file/{session}/forged"  # the page's session stays open
+        assert forged_upload(server.url, path, None, [png]) == 403  # no token
+        assert forged_upload(server.url, path, token, [png]) == 204  # the token is the key
+        megabyte = bytes(2**20)
+        too_big = [megabyte] * (limit_mb + 1)
+        assert forged_upload(server.url, path, token, too_big) == 413  # streamed, no length
+        assert forged_upload(server.url, path, token, [png], claim=(limit_mb + 1) * 2**20) == 413
         context.close()
 
 
-def urllib_put(url: str, data: bytes) -> int:
-    import urllib.error
-    import urllib.request
+def forged_upload(url: str, path: str, token: str | None, parts, claim: int | None = None) -> int:
+    """PUT a multipart upload the way a script (not the page) would; the HTTP status.
 
-    request = urllib.request.Request(url, data=data, method="PUT")
+    Without `claim` the body is sent chunked, with no length, as a request that hides its
+    size would; with it, the Content-Length header claims `claim` bytes.
+    """
+    import http.client
+    from urllib.parse import urlsplit
+
+    where = urlsplit(url)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=60)
+    boundary = "kseg-forged-upload"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    if token is not None:
+        headers |= {"X-Xsrftoken": token, "Cookie": f"_streamlit_xsrf={token}"}
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+        if claim is None:
+            body = iter([head, *parts, tail])
+            connection.request("PUT", path, body=body, headers=headers, encode_chunked=True)
+        else:
+            connection.request("PUT", path, body=head + b"".join(parts) + tail,
+                               headers=headers | {"Content-Length": str(claim)})  # fmt: skip
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server answered and closed before the whole body was sent
+    try:
+        return connection.getresponse().status
+    finally:
+        connection.close()
