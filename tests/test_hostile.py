@@ -816,7 +816,7 @@ def test_load_image_fuzz_quick():
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow warns about damaged EXIF and the like
-        for i in range(60 * len(seeds)):
+        for i in range(200 * len(seeds)):
             data = mutate(seeds[list(seeds)[i % len(seeds)]], rng, others)
             t = time.perf_counter()
             try:

@@ -26,7 +26,7 @@ from kseg import spaces
 from kseg.kmeans import CRITERIA
 
 SETTINGS = settings(
-    max_examples=40,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     derandomize=True,  # the same examples on every run: CI failures reproduce
@@ -219,7 +219,7 @@ def test_segment_labels_compactness_and_determinism(image, options):
         np.testing.assert_array_equal(moved.centers, seg.centers)
 
 
-@settings(SETTINGS, max_examples=15)
+@settings(SETTINGS, max_examples=30)
 @given(images(), st.integers(1, 6), st.integers(0, 1000))
 def test_segment_opencv_engine_agrees_on_the_basics(image, k, seed):
     seg = kseg.segment(image, k, engine="opencv", attempts=2, seed=seed)
@@ -234,7 +234,7 @@ def test_segment_opencv_engine_agrees_on_the_basics(image, k, seed):
     np.testing.assert_array_equal(again.labels, labels)
 
 
-@settings(SETTINGS, max_examples=15)
+@settings(SETTINGS, max_examples=30)
 @given(images(), st.integers(1, 6), st.integers(1, 40), st.sampled_from(["rgb", "lab"]))
 def test_segment_over_regions_keeps_compactness_over_all_pixels(image, k, n_regions, space):
     regions = kseg.superpixels(image, min(n_regions, image.n_pixels))
