@@ -15,9 +15,12 @@ decoded or counted again. Hidden tabs do not run at all (``st.tabs(..., bind=...
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import hashlib
+import inspect
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,12 +32,16 @@ import streamlit as st
 
 import kseg
 from kseg import export, figures, spaces
+from kseg.cache import MemoryCache
 from kseg.histogram import preview_grid
 from kseg.samples import SAMPLES
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
 MAX_PIXELS = 25_000_000  # per upload; a 12 MP phone photo fits twice over
 DECODE_SLOTS = 2  # photos decoded at once, server-wide (see decode_slots)
+# Memory for decoded photos and results, server-wide (see results_cache); an hour at most.
+CACHE_MB = int(os.environ.get("KSEG_CACHE_MB", "512"))
+CACHE_TTL = 3600
 PREVIEW_SIDE = 1200  # longer side of the images shown side by side
 COMPARE_SIDE = 640
 THUMB_SIDE = 240
@@ -839,6 +846,37 @@ def _set_k(k: int) -> None:
 
 # ----------------------------------------------------------------------------- cached work
 @st.cache_resource(show_spinner=False)
+def results_cache(max_mb: int) -> MemoryCache:
+    """The server's decoded photos and results, in `max_mb` of memory for everyone.
+
+    Bounded by what the values hold, not by their count: eight 25 MP photos hold five
+    times what eight 5 MP photos do, and a photo's colour tables grow as it is explored
+    (each colour space and preview size adds some). The least recently used go first;
+    512 MB keeps eight visitors' 12 MP photos with their results (benchmarks/load.py).
+    """
+    return MemoryCache(max_mb * 2**20, ttl=CACHE_TTL)
+
+
+def kept(function: Callable) -> Callable:
+    """Keep `function`'s results in results_cache(), keyed on its name and arguments.
+
+    As with st.cache_resource, parameters named with a leading underscore are not part
+    of the key (the digest and plain parameters before them are), and the results are
+    shared by every session: treat them as read-only.
+    """
+    signature = inspect.signature(function)
+    keyed = [name for name in signature.parameters if not name.startswith("_")]
+
+    @functools.wraps(function)
+    def cached(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs).arguments
+        key = (function.__qualname__, *(bound[name] for name in keyed))
+        return results_cache(CACHE_MB).get(key, lambda: function(*args, **kwargs))
+
+    return cached
+
+
+@st.cache_resource(show_spinner=False)
 def warm_up() -> bool:
     """Load (or compile) kseg's numba kernels once per server process."""
     rgb = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
@@ -865,13 +903,13 @@ def decode_slots() -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(DECODE_SLOTS)
 
 
-@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
+@kept
 def load(digest: str, _data: bytes) -> Loaded:
     """Decode and count colours once per image (keyed on the digest of its bytes).
 
-    Bounded: a public server keeps at most eight images decoded (one each for eight
-    visitors at once: with fewer, their reruns evicted each other's photos and decoded
-    them again), for an hour each. Raises kseg.ImageError for files that cannot be
+    Kept in results_cache() with everything else; 512 MB holds eight 12 MP photos (one
+    each for eight visitors at once: with fewer, their reruns evicted each other's
+    photos and decoded them again). Raises kseg.ImageError for files that cannot be
     used, which is not cached.
     """
     with decode_slots():
@@ -891,12 +929,13 @@ def segmentation(digest: str, params: Params, _hist: kseg.ColorHistogram) -> kse
     return dataclasses.replace(_segmentation(digest, params, _hist), histogram=_hist)
 
 
-@st.cache_resource(max_entries=48, ttl=3600, show_spinner=False)
+@kept
 def _segmentation(digest: str, params: Params, _hist: kseg.ColorHistogram) -> kseg.Segmentation:
     """The cached result, without its image: `segmentation` puts the histogram back.
 
     A cached Segmentation holding its histogram would keep the decoded photo alive
-    after load() evicted it: 48 entries could keep 48 photos (gigabytes) in memory.
+    after load()'s entry was evicted, outside the cache's budget: dozens of results
+    could keep dozens of photos (gigabytes) in memory.
     """
     init = params.init
     if not isinstance(init, str):
@@ -916,13 +955,13 @@ def _segmentation(digest: str, params: Params, _hist: kseg.ColorHistogram) -> ks
     return dataclasses.replace(seg, histogram=None)
 
 
-@st.cache_resource(max_entries=64, ttl=3600, show_spinner=False)
+@kept
 def segmented_png(digest: str, params: Params, max_side: int, _hist) -> bytes:
     """The segmented image at display size, as a palette PNG (flat colours stay flat)."""
     return export.segmented_png(segmentation(digest, params, _hist), max_side)
 
 
-@st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
+@kept
 def elbow_curve(digest: str, ks: tuple[int, int], color_space: str, seed: int, _hist) -> dict:
     """Compactness for k = ks[0]..ks[1] with a few attempts each."""
     low, high = ks
@@ -931,7 +970,7 @@ def elbow_curve(digest: str, ks: tuple[int, int], color_space: str, seed: int, _
     )
 
 
-@st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
+@kept
 def default_centres(digest: str, k: int, _hist) -> tuple[str, ...]:
     """k colours spread over the image (a quick k-means++), as #rrggbb."""
     seg = kseg.segment(_hist, k, attempts=1, seed=0)
@@ -950,7 +989,7 @@ def warm_up_superpixels() -> bool:
     return True
 
 
-@st.cache_resource(max_entries=6, ttl=3600, show_spinner=False)
+@kept
 def superpixel_input(digest: str, side: int, _loaded: Loaded) -> kseg.ColorHistogram:
     """The photo at most `side` pixels on its longer side, with its colour histogram.
 
@@ -968,7 +1007,7 @@ def superpixel_input(digest: str, side: int, _loaded: Loaded) -> kseg.ColorHisto
     return kseg.ColorHistogram(image.rgb[rows][:, cols], image.alpha[rows][:, cols])
 
 
-@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
+@kept
 def superpixel_regions(
     digest: str, sp: SuperpixelParams, _hist: kseg.ColorHistogram
 ) -> kseg.Superpixels:
@@ -977,7 +1016,7 @@ def superpixel_regions(
     return kseg.superpixels(_hist, min(sp.n_segments, n_pixels), compactness=sp.compactness)
 
 
-@st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
+@kept
 def superpixel_picture(
     digest: str, sp: SuperpixelParams, fill: bool, _hist: kseg.ColorHistogram
 ) -> tuple[bytes, str]:
@@ -1003,7 +1042,7 @@ def region_segmentation(
     return dataclasses.replace(_region_segmentation(digest, sp, params, _hist), histogram=_hist)
 
 
-@st.cache_resource(max_entries=16, ttl=3600, show_spinner=False)
+@kept
 def _region_segmentation(
     digest: str, sp: SuperpixelParams, params: Params, _hist: kseg.ColorHistogram
 ) -> kseg.Segmentation:
@@ -1013,7 +1052,7 @@ def _region_segmentation(
     return dataclasses.replace(seg, histogram=None)
 
 
-@st.cache_resource(max_entries=32, ttl=3600, show_spinner=False)
+@kept
 def region_segmented_png(
     digest: str, sp: SuperpixelParams, params: Params, _hist: kseg.ColorHistogram
 ) -> bytes:

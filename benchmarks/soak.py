@@ -7,9 +7,9 @@ tabs (Compare, Isolate, Downloads, Superpixels and back), and 20 uploads of diff
 The server's resident memory (psutil: the process and its children) is read after every
 action, once the page has settled.
 
-The page keeps a few decoded photos (``load``'s max_entries in app.py, read from there),
-so that many uploads come early, among the first 20 changes: from then on the photo cache
-is full and memory should hold. PASS when the memory after the last action is
+The page keeps decoded photos and results in a memory budget (CACHE_MB in app.py, read
+from there), so enough uploads to fill it come early, one after each of the first changes:
+from then on the cache is full and memory should hold. PASS when the memory after the last action is
 within 10% of the memory after the first 20 changes, the page never showed an error,
 every upload showed its own photo, and the server is up at the end.
 
@@ -22,7 +22,8 @@ Prints the memory curve (a row every 20 actions) as a Markdown table, then PASS/
 from __future__ import annotations
 
 import argparse
-import ast
+import dataclasses
+import math
 import random
 import statistics
 import sys
@@ -48,6 +49,7 @@ from browser_support import (  # noqa: E402
 )
 
 import kseg  # noqa: E402
+from kseg.cache import nbytes  # noqa: E402
 
 FULL = {"changes": 300, "uploads": 20, "size": (4000, 3000)}
 QUICK = {"changes": 40, "uploads": 10, "size": (1200, 900)}
@@ -225,28 +227,29 @@ class Visitor:
         )
 
 
-def photos_kept() -> int:
-    """How many decoded photos the page keeps: max_entries of load() in app.py."""
-    for node in ast.walk(ast.parse((ROOT / "app.py").read_text())):
-        if isinstance(node, ast.FunctionDef) and node.name == "load":
-            for decorator in node.decorator_list:
-                for keyword in getattr(decorator, "keywords", []):
-                    if keyword.arg == "max_entries":
-                        return int(ast.literal_eval(keyword.value))
-    return 6
+def photos_to_fill_cache(photo: Path) -> int:
+    """Uploads that fill the page's memory budget (CACHE_MB in app.py) with photos like
+    `photo`, each measured as the page holds it: decoded, counted, with the tables of
+    one segmentation and its preview."""
+    import app  # the constants only: main() does not run on import
+
+    loaded = app.Loaded(kseg.load_image(photo), None, b"")
+    hist = kseg.ColorHistogram.from_image(loaded.image)
+    kseg.segment(hist, 4).preview_labels(app.PREVIEW_SIDE)
+    held = nbytes(dataclasses.replace(loaded, hist=hist))
+    return math.ceil(app.CACHE_MB * 2**20 / held) + 1
 
 
 def schedule(changes: int, uploads: int, early: int) -> list[str]:
-    """The actions in order: `early` uploads within the first changes (the photo cache
-    fills before the baseline), the other uploads spread evenly after the baseline."""
-    early = min(early, uploads)
-    early_after = {2 * j for j in range(1, early)}  # after changes 2, 4, 6, ...
+    """The actions in order: `early` uploads, one after each of the first changes (the
+    cache fills before the baseline), the others spread evenly after the baseline."""
+    early = min(early, uploads, BASELINE_CHANGES)
     late = uploads - early
     every = max(1, (changes - BASELINE_CHANGES) // max(late, 1))
     plan = ["upload"]
     for i in range(1, changes + 1):
         plan.append("change")
-        if i in early_after:
+        if i < early:
             plan.append("upload")
         elif late and i > BASELINE_CHANGES and (i - BASELINE_CHANGES) % every == 0:
             plan.append("upload")
@@ -275,12 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# kseg page soak: {plan_size['changes']} changes, {plan_size['uploads']} uploads "
           f"of {w} x {h} photos, one session\n")  # fmt: skip
     print(f"{now()}. " + " ".join(machine_summary()[:2]) + "\n")
-    kept = photos_kept()
-    plan = schedule(plan_size["changes"], plan_size["uploads"], kept)
     records: list[Record] = []
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="kseg-soak-") as tmp:
         photos = make_photos(plan_size["uploads"], plan_size["size"], Path(tmp), log)
+        early = photos_to_fill_cache(photos[0][0])
+        plan = schedule(plan_size["changes"], plan_size["uploads"], early)
+        log(f"{min(early, plan_size['uploads'])} uploads among the first changes fill the cache")
         with StreamlitServer("app.py", startup_timeout=120) as server, chromium() as browser:
             process = psutil.Process(server.pid)
             idle = server_rss(process)

@@ -53,6 +53,7 @@ from streamlit.testing.v1 import AppTest
 
 import kseg
 from kseg import export, figures
+from kseg.cache import MemoryCache
 from kseg.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -620,25 +621,26 @@ def test_the_pixel_limit_is_what_a_visitor_sees(app_module):
         kseg.load_image(png_claiming(5000, 5000), max_pixels=limit)
 
 
-def test_caches_keyed_on_visitor_images_are_bounded():
-    """Every cache of app.py that takes an image digest has max_entries and a ttl: the
-    server keeps a bounded number of visitors' photos and results, however many come."""
+def test_caches_keyed_on_visitor_images_are_bounded(app_module):
+    """Every function of app.py that takes an image digest keeps its results in the one
+    memory-bounded cache (never in an unbounded st.cache_*), which has a lifetime: the
+    server keeps a bounded amount of visitors' photos and results, however many come."""
     tree = ast.parse((ROOT / "app.py").read_text())
     checked = 0
     for node in ast.walk(tree):
         if not isinstance(node, ast.FunctionDef):
             continue
-        for decorator in node.decorator_list:
-            if not (isinstance(decorator, ast.Call) and "cache" in ast.unparse(decorator.func)):
-                continue
-            params = [a.arg for a in node.args.args]
-            if "digest" not in params:
-                continue
-            options = {kw.arg: ast.literal_eval(kw.value) for kw in decorator.keywords}
-            assert 0 < options.get("max_entries", 0) <= 64, node.name
-            assert 0 < options.get("ttl", 0) <= 24 * 3600, node.name
-            checked += 1
-    assert checked >= 3
+        if "digest" not in [a.arg for a in node.args.args]:
+            continue
+        if node.name in ("segmentation", "region_segmentation"):
+            continue  # they put the histogram back on a kept result (_segmentation() ...)
+        decorators = [ast.unparse(d) for d in node.decorator_list]
+        assert decorators == ["kept"], (node.name, decorators)
+        checked += 1
+    assert checked >= 8
+    cache = app_module.results_cache(app_module.CACHE_MB)
+    assert cache.max_bytes == app_module.CACHE_MB * 2**20
+    assert 0 < cache.ttl <= 24 * 3600
 
 
 def test_security_md_states_the_limits_in_force(app_module):
@@ -679,15 +681,6 @@ def test_colours_under_transparent_pixels_never_show_when_isolating():
         assert (out[~image.alpha] == 0).all()
 
 
-def cache_options(function: str) -> dict:
-    """The keyword arguments of the cache decorator of `function` in app.py."""
-    for node in ast.walk(ast.parse((ROOT / "app.py").read_text())):
-        if isinstance(node, ast.FunctionDef) and node.name == function:
-            decorator = next(d for d in node.decorator_list if isinstance(d, ast.Call))
-            return {kw.arg: ast.literal_eval(kw.value) for kw in decorator.keywords}
-    raise LookupError(function)
-
-
 def test_superpixel_boundaries_never_show_colours_under_transparent_pixels(tmp_path):
     """Regression: Superpixels.overlay() copied the stored colours of transparent pixels,
     so `kseg superpixels --boundaries` (an RGB PNG) showed a hidden patch as it was."""
@@ -697,28 +690,34 @@ def test_superpixel_boundaries_never_show_colours_under_transparent_pixels(tmp_p
     assert (drawn[~image.alpha] == 0).all()
 
 
-def test_cached_segmentations_do_not_keep_evicted_photos_alive():
+def test_cached_segmentations_do_not_keep_evicted_photos_alive(monkeypatch):
     """Regression: the page's segmentation cache (48 entries) kept each result's histogram,
     hence the decoded photo, alive after load() evicted it: one visitor uploading photo
-    after photo grew the server by every photo (gigabytes at 12 MP)."""
-    kept = cache_options("load")["max_entries"]
+    after photo grew the server by every photo (gigabytes at 12 MP). With a 1 MB cache,
+    a dozen 180 KB photos: the cache stays within its budget and so do the live photos."""
+    monkeypatch.setenv("KSEG_CACHE_MB", "1")
     at = fresh_visitor()
-    shape = (77, 123)
-    for i in range(kept + 4):
+    shape = (200, 300)
+    for i in range(12):
         rng = np.random.default_rng(i)
         rgb = rng.integers(0, 256, (40, 3), dtype=np.uint8)[rng.integers(0, 40, shape)]
         ok(upload(at, export.encode_png(rgb), f"p{i}.png"))
-        assert metric(at, "Image size") == "123 x 77"
+        assert metric(at, "Image size") == "300 x 200"
     gc.collect()
-    alive = [o for o in gc.get_objects() if isinstance(o, kseg.ColorHistogram)]
-    assert sum(h.shape == shape for h in alive) <= kept
+    objects = gc.get_objects()
+    cache = next(o for o in objects if isinstance(o, MemoryCache) and o.max_bytes == 2**20)
+    assert 0 < cache.nbytes <= cache.max_bytes
+    alive = [o for o in objects if isinstance(o, kseg.ColorHistogram) and o.shape == shape]
+    # Each holds its 180 KB of pixels: at most what 1 MB holds, plus the one on show.
+    assert 1 <= len(alive) <= 1 + 2**20 // (200 * 300 * 3)
 
 
 def test_eight_visitors_photos_stay_decoded_together(app_module, monkeypatch):
     """Regression: load() kept six photos, so eight visitors at once evicted each other's
     and every rerun (a new k) decoded a 12 MP photo again: under benchmarks/load.py the
     k steps' p95 went from 10 s to 17 s."""
-    assert cache_options("load")["max_entries"] >= 8
+    # A 12 MP photo holds 36 MB of pixels and about 15 MB of colour tables once shown.
+    assert app_module.CACHE_MB * 2**20 >= 8 * 51e6
     decoded = []
     real = kseg.load_image
 
