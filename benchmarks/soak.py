@@ -264,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seeds the order of the changes")
     parser.add_argument("--changes", type=int, help="parameter changes (default 300)")
     parser.add_argument("--uploads", type=int, help="uploads (default 20)")
+    parser.add_argument("--rows", type=int, default=20, help="show every Nth action")
     args = parser.parse_args(argv)
     plan_size = dict(QUICK if args.quick else FULL)
     for option in ("changes", "uploads"):
@@ -323,17 +324,17 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"{index}/{len(plan)} actions, {records[-1].rss / 1e6:,.0f} MB")
             healthy = server.process is not None and server.process.poll() is None
             context.close()
-    return report(records, problems, idle, healthy, visitor.no_rerun_seen, started)
+    return report(records, problems, idle, healthy, visitor.no_rerun_seen, started, args.rows)
 
 
-def report(records, problems, idle, healthy, no_rerun_seen, started) -> int:
+def report(records, problems, idle, healthy, no_rerun_seen, started, rows=20) -> int:
     baseline = next((r for r in records if r.changes >= BASELINE_CHANGES), records[-1])
     last = records[-1]
     peak = max(r.rss for r in records)
-    print("## Server memory after each action (every 20th shown)\n")
+    print(f"## Server memory after each action (every {rows}th shown)\n")
     print("| action | uploads | changes | last action | its time (s) | RSS (MB) | vs baseline |")
     print("|---:|---:|---:|---|---:|---:|---:|")
-    shown = [r for r in records if r.index % 20 == 0 or r is baseline or r is last]
+    shown = [r for r in records if r.index % rows == 0 or r is baseline or r is last]
     for r in sorted(set(shown), key=lambda r: r.index):
         mark = " (baseline)" if r is baseline else ""
         change = r.rss / baseline.rss - 1

@@ -1,7 +1,8 @@
 """The page, driven headless through Streamlit's AppTest: every control and error path.
 
-The caches of the page (st.cache_resource) live for the whole test session, as on a
-server; tests that need a cache miss upload bytes no other test uses.
+The caches of the page (st.cache_resource, and results_cache's 512 MB inside it) live for
+the whole test session, as on a server; tests that need a cache miss upload bytes no other
+test uses.
 """
 
 from __future__ import annotations
