@@ -733,6 +733,39 @@ def test_eight_visitors_photos_stay_decoded_together(app_module, monkeypatch):
     assert len(decoded) == 8
 
 
+_TRIM_SCRIPT = """
+import sys
+sys.path[:0] = {paths!r}
+import numpy as np, psutil
+import app
+process = psutil.Process()
+# 3,000 arrays of 60 KB (under glibc's mmap threshold, so on its heap); keep every tenth,
+# so the freed ones sit between live ones and glibc cannot give them back by itself.
+arrays = [np.ones(7_500) for _ in range(3_000)]
+kept = arrays[::10]
+del arrays
+before = process.memory_info().rss
+app.give_back_memory()
+print(before - process.memory_info().rss)
+"""
+
+
+def test_the_page_gives_freed_memory_back(app_module):
+    """Regression: after each rerun, memory numpy had freed stayed in glibc's heaps, so
+    the server's RSS in benchmarks/soak.py wandered by +-40 MB with the same live data
+    (and sat hundreds of MB above it). app.py trims the heaps at the end of every run."""
+    assert app_module._malloc_trim() is not None  # glibc, as on Debian and Streamlit Cloud
+    script = _TRIM_SCRIPT.format(paths=[str(ROOT)])
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    given_back = int(done.stdout.split()[-1])
+    assert given_back > 100 * 2**20, f"{given_back / 2**20:.0f} MB given back"
+    source = (ROOT / "app.py").read_text()
+    assert "    try:\n        main()\n    finally:\n        give_back_memory()" in source
+
+
 def test_at_most_two_photos_are_decoded_at_once(app_module, monkeypatch):
     """Regression: eight 12 MP uploads at once were all decoded at once, sending the
     server's peak memory as high as 2.2 GB of its 2.5 GB budget (benchmarks/load.py)."""
