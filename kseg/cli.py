@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from kseg import export
-from kseg.errors import ImageError
+from kseg.errors import ImageError, KSegWarning
 from kseg.histogram import ColorHistogram
 from kseg.io import load_image
 from kseg.kmeans import CRITERIA
@@ -152,13 +153,19 @@ def _run_segment(args, parser) -> int:
 def _run_superpixels(args, parser) -> int:
     def write(path: Path, stem: str) -> tuple[str, ...]:
         image = load_image(path)
-        sp = superpixels(
-            image,
-            args.n_segments,
-            compactness=args.compactness,
-            max_iter=args.max_iter,
-            color_space=args.color_space,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", KSegWarning)
+            sp = superpixels(
+                image,
+                args.n_segments,
+                compactness=args.compactness,
+                max_iter=args.max_iter,
+                color_space=args.color_space,
+            )
+        notes = [str(w.message) for w in caught if issubclass(w.category, KSegWarning)]
+        for w in caught:  # any other warning goes on as it came
+            if not issubclass(w.category, KSegWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         mean = sp.mean_color_image()
         if image.alpha is not None:
             mean = np.dstack([mean, image.alpha.astype(np.uint8) * 255])
@@ -169,7 +176,7 @@ def _run_superpixels(args, parser) -> int:
             (args.outdir / f"{stem}.regions.png").write_bytes(
                 export.encode_png(sp.labels.astype(np.uint16))
             )
-        return (*image.notes, f"{sp.n_regions} regions")
+        return (*image.notes, *notes, f"{sp.n_regions} regions")
 
     return _for_each_file(args, write)
 

@@ -4,6 +4,7 @@ import io
 import json
 import subprocess
 import sys
+import warnings
 
 import cv2
 import numpy as np
@@ -166,6 +167,20 @@ def test_superpixels_command(photos, tmp_path):
     assert (flat == flat[0]).all()
     boundaries = cv2.imread(str(out / "coffee.boundaries.png"))[:, :, ::-1]
     assert ((boundaries == (255, 255, 0)).all(axis=2)).mean() > 0.02
+
+
+def test_superpixels_notes_come_as_messages_not_python_warnings(tmp_path, capsys):
+    """Regression: asking for more superpixels than a tiny image has pixels printed a
+    Python warning (with kseg's source path and line) instead of a plain note."""
+    source = tmp_path / "tiny.png"
+    cv2.imwrite(str(source), np.full((2, 3, 3), 90, np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning escaping the CLI fails the test
+        code = cli.main(["superpixels", str(source), "-n", "30", "-o", str(tmp_path / "o")])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "n_segments=30 is more than the image's 6 pixels" in err
+    assert "KSegWarning" not in err and "cli.py" not in err
 
 
 def test_segment_regions_then_colours(photos, tmp_path):
