@@ -83,6 +83,9 @@ ENGINE_CAPTIONS = [
 OPENCV_NS_PER_STEP = 6.0
 OPENCV_CONFIRM_SECONDS = 2.0  # above this an OpenCV run waits for a click
 OPENCV_MAX_SECONDS = 300.0  # above this it is refused: too long for a shared server
+# OpenCV runs at once, server-wide (0 turns the engine off); see opencv_slots.
+OPENCV_SLOTS = int(os.environ.get("KSEG_OPENCV_SLOTS", "1"))
+OPENCV_WAIT_SECONDS = 3.0  # a run waits this long for a slot, then the page shows kseg's
 
 
 class Params(NamedTuple):
@@ -105,6 +108,10 @@ class SuperpixelParams(NamedTuple):
     n_segments: int
     compactness: float
     side: int  # longer side of the preview
+
+
+class OpenCVUnavailable(Exception):
+    """No OpenCV run can start now: another is using the server, or they are turned off."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,7 +171,15 @@ def main() -> None:
     params = opencv_gate_ui(source, loaded, params)
     try:
         with st.spinner(f"Segmenting into {params.k} colours...", show_time=True):
-            seg = segmentation(source.digest, params, loaded.hist)
+            try:
+                seg = segmentation(source.digest, params, loaded.hist)
+            except OpenCVUnavailable as busy:
+                st.warning(
+                    f"{busy} The page shows the kseg engine's result.",
+                    icon=":material/hourglass_disabled:",
+                )
+                params = params._replace(engine="histogram")
+                seg = segmentation(source.digest, params, loaded.hist)
     except (kseg.ImageError, ValueError) as err:
         st.error(f"This segmentation could not run. {plain(str(err))}")
         st.stop()
@@ -917,6 +932,16 @@ def give_back_memory() -> None:
 
 
 @st.cache_resource(show_spinner=False)
+def opencv_slots(n: int) -> threading.BoundedSemaphore | None:
+    """The server's OpenCV runs at once: at most `n`; None when `n` is 0 (turned off).
+
+    cv2.kmeans on every pixel keeps both cores busy for up to OPENCV_MAX_SECONDS: a
+    few visitors starting such runs together would stall every other visitor's page.
+    """
+    return threading.BoundedSemaphore(n) if n > 0 else None
+
+
+@st.cache_resource(show_spinner=False)
 def decode_slots() -> threading.BoundedSemaphore:
     """The server's photos being decoded and counted at once: at most DECODE_SLOTS.
 
@@ -965,7 +990,8 @@ def _segmentation(digest: str, params: Params, _hist: kseg.ColorHistogram) -> ks
     init = params.init
     if not isinstance(init, str):
         init = centres_in_space(init, params.color_space)
-    seg = kseg.segment(
+    run = functools.partial(
+        kseg.segment,
         _hist,
         params.k,
         init=init,
@@ -977,7 +1003,23 @@ def _segmentation(digest: str, params: Params, _hist: kseg.ColorHistogram) -> ks
         seed=params.seed,
         engine=params.engine,
     )
+    seg = run_opencv(run) if params.engine == "opencv" else run()
     return dataclasses.replace(seg, histogram=None)
+
+
+def run_opencv(run: Callable[[], kseg.Segmentation]) -> kseg.Segmentation:
+    """`run()` in one of the server's OpenCV slots; OpenCVUnavailable if none frees up."""
+    slots = opencv_slots(OPENCV_SLOTS)
+    if slots is None:
+        raise OpenCVUnavailable("The OpenCV engine is turned off on this server.")
+    if not slots.acquire(timeout=OPENCV_WAIT_SECONDS):
+        raise OpenCVUnavailable(
+            "Another visitor's OpenCV run is using the server; try again in a minute."
+        )
+    try:
+        return run()
+    finally:
+        slots.release()
 
 
 @kept

@@ -12,6 +12,8 @@ import json
 import re
 import struct
 import sys
+import threading
+import time
 import tomllib
 import zlib
 from pathlib import Path
@@ -315,6 +317,54 @@ def test_an_enormous_opencv_run_is_refused():
     at = start(query=query)
     assert "too long" in at.warning[0].value
     assert metric(at, "Iterations") != "n/a"
+
+
+def test_opencv_runs_can_be_turned_off_for_a_server(monkeypatch):
+    monkeypatch.setenv("KSEG_OPENCV_SLOTS", "0")
+    at = start(query={"sample": "chelsea", "k": "3"})  # parameters no other test ran
+    ok(at.radio(key="engine").set_value("OpenCV").run())
+    assert "turned off on this server" in at.warning[0].value
+    assert metric(at, "Iterations") != "n/a"  # the kseg engine's result instead
+    assert len(palette_hexes(at)) == 3
+    assert cli(at).get("--engine") != "opencv"
+
+
+def test_one_opencv_run_at_a_time_server_wide(app_module, monkeypatch):
+    """A second OpenCV run waits for the first; past OPENCV_WAIT_SECONDS it gives up with
+    a message (the page then shows kseg's result), and a failed run frees its slot."""
+    monkeypatch.setattr(app_module, "OPENCV_WAIT_SECONDS", 0.2)
+    slots = app_module.opencv_slots(app_module.OPENCV_SLOTS)
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow():
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.1)
+        with lock:
+            running[0] -= 1
+        return "done"
+
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(app_module.run_opencv(slow)))
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == ["done", "done"] and most[0] == 1  # the second waited its turn
+    assert slots.acquire(timeout=1)  # held by another visitor's run
+    try:
+        with pytest.raises(app_module.OpenCVUnavailable, match="Another visitor"):
+            app_module.run_opencv(slow)
+    finally:
+        slots.release()
+    with pytest.raises(ZeroDivisionError):
+        app_module.run_opencv(lambda: 1 / 0)
+    assert app_module.run_opencv(slow) == "done"  # the failed run gave its slot back
 
 
 # ----------------------------------------------------------------------------- uploads
