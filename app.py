@@ -919,13 +919,19 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 
 def give_back_memory() -> None:
-    """Hand the memory freed by this run back to the system, at the end of every run.
+    """Keep the cache within its budget and hand the memory freed by this run back to
+    the system, at the end of every run.
+
+    A value grows after it is stored (a new photo's colour tables are filled by the
+    rest of its first run): measured only at its next use, the cache overshot its
+    budget by tens of MB after each upload until the visitor's next change.
 
     A photo's decode, labels and previews are large numpy temporaries; glibc keeps
     what they free in its heaps (one per thread, and Streamlit runs each session in
     its own), where it counts as the server's memory until reused. Trimming costs
     0.1 ms with nothing to give back and about 10 ms after freeing hundreds of MB.
     """
+    results_cache(CACHE_MB).shrink()  # what grew during this run counts now
     trim = _malloc_trim()
     if trim is not None:
         trim(0)

@@ -176,9 +176,17 @@ class MemoryCache:
             self._bytes = 0
 
     def shrink(self) -> None:
-        """Drop expired values, then the least recently used until the rest fit."""
+        """Measure every value again, drop the expired ones, then the least recently used
+        until the rest fit (the most recent stays). Values that grew since they were
+        last used (a histogram filling its tables) count at their size now."""
         with self._lock:
-            self._evict(keep=None)
+            for key in [k for k, e in self._entries.items() if self._expired(e)]:
+                self._drop(key)
+            self._bytes = 0
+            for entry in self._entries.values():
+                entry.size = self._sizeof(entry.value)
+                self._bytes += entry.size
+            self._evict(keep=next(reversed(self._entries), None))
 
     # -- with self._lock held
     def _lookup(self, key: Hashable) -> tuple[bool, Any]:

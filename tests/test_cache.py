@@ -84,6 +84,17 @@ def test_a_value_that_grows_is_measured_again_when_used():
     assert 4_000 <= cache.nbytes < 4_500
 
 
+def test_shrink_measures_every_value_again():
+    cache = MemoryCache(max_bytes=5_000)
+    cache.get("old", lambda: block(2_000))
+    grows = cache.get("grows", lambda: {"part": block(1_000)})
+    grows["more"] = block(3_000)  # grew after it was stored; not used since
+    assert cache.nbytes < 3_500
+    cache.shrink()
+    assert "old" not in cache and "grows" in cache
+    assert 4_000 <= cache.nbytes < 4_500
+
+
 def test_the_value_just_used_is_kept_even_over_budget():
     cache = MemoryCache(max_bytes=1_000, sizeof=len)
     cache.get("small", lambda: b"x" * 500)
