@@ -132,6 +132,7 @@ class MemoryCache:
         self._bytes = 0
         self._lock = threading.Lock()
         self._computing: dict[Hashable, threading.Lock] = {}
+        self._touched: set[Hashable] = set()  # used since the last shrink()
         self.hits = self.misses = self.evictions = 0
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
@@ -173,19 +174,25 @@ class MemoryCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._touched.clear()
             self._bytes = 0
 
     def shrink(self) -> None:
-        """Measure every value again, drop the expired ones, then the least recently used
-        until the rest fit (the most recent stays). Values that grew since they were
-        last used (a histogram filling its tables) count at their size now."""
+        """Measure again the values used since the last call, drop the expired ones, then
+        the least recently used until the rest fit (the most recent stays).
+
+        Call it when work that used the cache ends: a value that grew after it was
+        stored or fetched (a histogram filling its tables) then counts at its size now.
+        """
         with self._lock:
             for key in [k for k, e in self._entries.items() if self._expired(e)]:
                 self._drop(key)
-            self._bytes = 0
-            for entry in self._entries.values():
-                entry.size = self._sizeof(entry.value)
-                self._bytes += entry.size
+            for key in self._touched & self._entries.keys():
+                entry = self._entries[key]
+                size = self._sizeof(entry.value)
+                self._bytes += size - entry.size
+                entry.size = size
+            self._touched.clear()
             self._evict(keep=next(reversed(self._entries), None))
 
     # -- with self._lock held
@@ -198,6 +205,7 @@ class MemoryCache:
                 self._drop(key)
                 return False, None
             self.hits += 1
+            self._touched.add(key)
             self._entries.move_to_end(key)
             size = self._sizeof(entry.value)
             self._bytes += size - entry.size
@@ -209,6 +217,7 @@ class MemoryCache:
         if key in self._entries:
             self._drop(key)
         size = self._sizeof(value)
+        self._touched.add(key)
         self._entries[key] = _Entry(value, size, self._clock())
         self._bytes += size
         self._evict(keep=key)

@@ -84,15 +84,20 @@ def test_a_value_that_grows_is_measured_again_when_used():
     assert 4_000 <= cache.nbytes < 4_500
 
 
-def test_shrink_measures_every_value_again():
+def test_shrink_measures_again_the_values_used_since_the_last_shrink():
     cache = MemoryCache(max_bytes=5_000)
     cache.get("old", lambda: block(2_000))
     grows = cache.get("grows", lambda: {"part": block(1_000)})
-    grows["more"] = block(3_000)  # grew after it was stored; not used since
+    grows["more"] = block(3_000)  # grew after it was stored
     assert cache.nbytes < 3_500
     cache.shrink()
     assert "old" not in cache and "grows" in cache
     assert 4_000 <= cache.nbytes < 4_500
+    grows["again"] = block(500)  # grew, but not used since the last shrink
+    cache.shrink()
+    assert cache.nbytes < 4_500
+    cache.get("grows", lambda: None)  # used: measured at once
+    assert cache.nbytes >= 4_500
 
 
 def test_the_value_just_used_is_kept_even_over_budget():
