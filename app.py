@@ -993,22 +993,7 @@ def _segmentation(digest: str, params: Params, _hist: kseg.ColorHistogram) -> ks
     result would count 36 MB at 12 MP instead of about 0.4 MB) and the photo would
     stay alive after load()'s own entry was dropped.
     """
-    init = params.init
-    if not isinstance(init, str):
-        init = centres_in_space(init, params.color_space)
-    run = functools.partial(
-        kseg.segment,
-        _hist,
-        params.k,
-        init=init,
-        attempts=params.attempts,
-        max_iter=params.max_iter,
-        eps=params.eps,
-        criteria=params.criteria,
-        color_space=params.color_space,
-        seed=params.seed,
-        engine=params.engine,
-    )
+    run = functools.partial(kseg.segment, _hist, params.k, **segment_options(params))
     seg = run_opencv(run) if params.engine == "opencv" else run()
     return dataclasses.replace(seg, histogram=None)
 
