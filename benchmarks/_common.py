@@ -96,6 +96,17 @@ def distinct_colors(rgb: np.ndarray) -> int:
     return int(np.count_nonzero(np.bincount(keys, minlength=1 << 24)))
 
 
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo on Linux), or "?"."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
 def machine_summary(pools: str | None = None) -> list[str]:
     """Lines describing the machine and library versions, for a benchmark's header.
 
@@ -105,14 +116,7 @@ def machine_summary(pools: str | None = None) -> list[str]:
     import numba
     import PIL
 
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     versions = [
         f"Python {platform.python_version()}",
         f"numpy {np.__version__}",

@@ -31,11 +31,16 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-import kseg.superpixels as kseg_superpixels  # noqa: E402
+from _common import cpu_name  # noqa: E402
+
+import kseg  # noqa: E402, F401  (imports the kseg.superpixels module)
 from kseg.samples import sample_path  # noqa: E402
 from kseg.superpixels import superpixels  # noqa: E402
+
+# The module, not the function: kseg's package exports a function of the same name.
+kseg_superpixels = sys.modules["kseg.superpixels"]
 
 N_SEGMENTS = 400
 COMPACTNESS = 10.0
@@ -225,16 +230,8 @@ def header() -> str:
     import numba
     import skimage
 
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return (
-        f"Machine: {cpu}, {len(os.sched_getaffinity(0))} cores, {platform.system()}; "
+        f"Machine: {cpu_name()}, {len(os.sched_getaffinity(0))} cores, {platform.system()}; "
         f"Python {platform.python_version()}, numpy {np.__version__}, "
         f"OpenCV {cv2.__version__}, scikit-image {skimage.__version__}, "
         f"numba {numba.__version__}.\n"

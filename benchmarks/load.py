@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 from _common import encode_jpeg, machine_summary, now, photo_like  # noqa: E402
-from browser_support import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, SETTLED_JS, StreamlitServer  # noqa: E402
 
 import kseg  # noqa: E402
 
@@ -51,21 +51,13 @@ MEMORY_LIMIT = 2.5e9  # bytes of resident memory for the server and its children
 ACTION_TIMEOUT_MS = 600_000  # eight 12 MP uploads at once on two shared cores are slow
 SAMPLES = ("coffee", "chelsea", "astronaut", "retina")
 
-_SETTLED_JS = """() => {
-    const app = document.querySelector("[data-testid='stApp']");
-    return app !== null
-        && app.getAttribute("data-test-script-state") === "notRunning"
-        && document.querySelector("[data-testid='stSkeleton'], [data-testid='stSpinner']") === null
-        && document.querySelector("[data-testid='stApp'] [data-stale='true']") === null;
-}"""
-
 # The segmented image has a new src and has loaded, the main area shows `text`, and the
 # app has settled: all at once (a run may show an intermediate state on the way).
 _SHOWN_JS = f"""([oldSrc, text]) => {{
     const img = document.querySelector(".st-key-segmented [data-testid='stImage'] img");
     const main = document.querySelector("[data-testid='stMain']");
     return img !== null && img.src !== oldSrc && img.complete && img.naturalWidth > 0
-        && main !== null && main.innerText.includes(text) && ({_SETTLED_JS})();
+        && main !== null && main.innerText.includes(text) && ({SETTLED_JS})();
 }}"""
 
 _SEGMENTED_SRC_JS = """() => {
@@ -173,7 +165,7 @@ class Session:
 
 
 async def settle(page, timeout: float = ACTION_TIMEOUT_MS) -> None:
-    await page.wait_for_function(_SETTLED_JS, timeout=timeout, polling=100)
+    await page.wait_for_function(SETTLED_JS, timeout=timeout, polling=100)
 
 
 async def timed(session: Session, page, action: str, do, text: str) -> None:

@@ -50,7 +50,8 @@ APP_SELECTOR = "[data-testid='stApp']"
 SETTLED_SELECTOR = "[data-testid='stApp'][data-test-script-state='notRunning']"
 BUSY_SELECTOR = "[data-testid='stSkeleton'], [data-testid='stSpinner']"
 
-_SETTLED_JS = """() => {
+# The page is idle: the script finished, no skeleton or spinner, nothing stale.
+SETTLED_JS = """() => {
     const app = document.querySelector("[data-testid='stApp']");
     return app !== null
         && app.getAttribute("data-test-script-state") === "notRunning"
@@ -263,13 +264,13 @@ def script_states(page: Any) -> list[dict[str, Any]]:
 
 
 def is_settled(page: Any) -> bool:
-    return bool(page.evaluate(_SETTLED_JS))
+    return bool(page.evaluate(SETTLED_JS))
 
 
 def wait_until_settled(page: Any, timeout: float = 60_000) -> None:
     """Wait (ms) for the script to finish and skeletons, spinners and stale elements to go."""
     page.wait_for_selector(APP_SELECTOR, state="attached", timeout=timeout)
-    page.wait_for_function(_SETTLED_JS, timeout=timeout, polling=50)
+    page.wait_for_function(SETTLED_JS, timeout=timeout, polling=50)
 
 
 def open_app(page: Any, url: str, timeout: float = 60_000) -> None:

@@ -78,3 +78,25 @@ def test_bench_engine_quick_prints_one_table_with_every_method():
     assert "    decode " in done.stdout and "preview labels" in done.stdout
     assert "distinct colours" in done.stdout and "Thread pools" in done.stdout
     assert "decode it to identical pixels" in done.stdout
+
+
+def test_bench_superpixels_quick_prints_every_method_with_quality():
+    """bench_superpixels.py --quick (0.5 MP) runs every SLIC and scores the mosaic.
+
+    Regression: it patched kseg's worker count through ``import kseg.superpixels as m``,
+    which gives the function kseg exports under that name, not the module, and failed.
+    """
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_superpixels.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [_cells(line) for line in done.stdout.splitlines() if line.startswith("| mosaic")]
+    methods = ["kseg", "kseg, 1 thread", "skimage slic", "OpenCV SLIC", "OpenCV SLICO"]
+    assert [row[1] for row in rows] == methods
+    for row in rows:
+        assert float(row[2]) > 0 and 0 < float(row[5]) <= 1 and 0 <= float(row[6]) < 1, row
+    assert "kseg first call in a fresh process" in done.stdout
