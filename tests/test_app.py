@@ -11,87 +11,34 @@ import io
 import json
 import re
 import struct
-import sys
 import threading
 import time
 import tomllib
 import zlib
-from pathlib import Path
 
 import cv2
 import numpy as np
 import PIL.Image
 import pytest
-import streamlit.config
+from app_support import (
+    QUAD_COLORS,
+    ROOT,
+    metric,
+    ok,
+    palette_hexes,
+    png_bytes,
+    quadrants,
+    start,
+    unescape,
+    upload,
+)
 from streamlit.testing.v1 import AppTest
 
 import kseg
 from kseg.samples import sample_path
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
-TIMEOUT = 60
-
-# Four flat colours over unequal areas: 4 distinct colours, a known palette.
-QUAD_COLORS = [(200, 30, 30), (30, 160, 40), (20, 40, 220), (240, 240, 240)]
-
-
-@pytest.fixture(scope="module")
-def app_module():
-    """app.py imported as a module, for its plain helpers (main() does not run)."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        import app
-
-        yield app
-    finally:
-        sys.path.remove(str(ROOT))
-
 
 # ----------------------------------------------------------------------------- helpers
-def start(query: dict[str, str] | None = None, **state) -> AppTest:
-    """A fresh visitor: the page run once, with `query` in the URL and `state` preset."""
-    # The page's config.toml hides exception details from visitors; tests want them.
-    streamlit.config.get_option("client.showErrorDetails")  # parses config.toml first
-    streamlit.config.set_option("client.showErrorDetails", "full")
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    for key, value in state.items():
-        at.session_state[key] = value
-    return ok(at.run())
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def png_bytes(pixels: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    PIL.Image.fromarray(pixels).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def quadrants(width=120, height=80, tweak=0) -> np.ndarray:
-    """Flat quadrants; `tweak` changes one pixel so the bytes (and cache keys) differ."""
-    rgb = np.empty((height, width, 3), np.uint8)
-    rgb[:, : width // 2] = QUAD_COLORS[0]
-    rgb[: height * 3 // 5, width // 2 :] = QUAD_COLORS[1]
-    rgb[height * 3 // 5 :, width // 2 : width * 5 // 6] = QUAD_COLORS[2]
-    rgb[height * 3 // 5 :, width * 5 // 6 :] = QUAD_COLORS[3]
-    rgb[0, 0] = (200, 30, (30 + tweak) % 256)
-    return rgb
-
-
-def upload(at: AppTest, data: bytes, name="photo.png", mime="image/png") -> AppTest:
-    return at.file_uploader(key="upload").set_value((name, data, mime)).run()
-
-
-def palette_hexes(at: AppTest) -> list[str]:
-    return at.dataframe[0].value["Hex"].tolist()
-
-
 def centres(at: AppTest) -> dict:
     """The 3D chart's centres trace, as the browser receives it (opens its expander)."""
     if not at.session_state["show_3d"]:
@@ -103,10 +50,6 @@ def centres(at: AppTest) -> dict:
     return trace
 
 
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
-
-
 def cli(at: AppTest) -> dict[str, str]:
     """The Downloads tab's command line, as {option: value}."""
     at.session_state["tab"] = "Downloads"
@@ -114,10 +57,6 @@ def cli(at: AppTest) -> dict[str, str]:
     words = at.code[0].value.split()
     assert words[:2] == ["kseg", "segment"]
     return dict(zip(words[3::2], words[4::2], strict=False))
-
-
-def unescape(markdown: str) -> str:
-    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def expected_error(data: bytes) -> str:

@@ -8,22 +8,17 @@ the whole test session; tests that need a cache miss upload bytes no other test 
 
 from __future__ import annotations
 
-import io
 import json
-from pathlib import Path
 
+import app_support
 import numpy as np
-import PIL.Image
 import pytest
-import streamlit.config
+from app_support import QUAD_COLORS, metric, ok, png_bytes, quadrants
 from streamlit.testing.v1 import AppTest
 
 import kseg
 from kseg.samples import sample_path
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
-TIMEOUT = 60
 TAB = {"tab": "Superpixels"}
 BOUNDARIES = "Boundaries over the original"
 DOWNLOADS = {
@@ -33,29 +28,12 @@ DOWNLOADS = {
     "sp_dl_palette_csv": "Palette (CSV)",
     "sp_dl_params": "Run parameters (JSON)",
 }
-QUAD_COLORS = [(200, 30, 30), (30, 160, 40), (20, 40, 220), (240, 240, 240)]
 
 
 # ----------------------------------------------------------------------------- helpers
 def start(query: dict[str, str] | None = None, **state) -> AppTest:
     """A fresh visitor on the Superpixels tab, with `query` in the URL and `state` preset."""
-    streamlit.config.get_option("client.showErrorDetails")  # parses config.toml first
-    streamlit.config.set_option("client.showErrorDetails", "full")
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in {**TAB, **(query or {})}.items():
-        at.query_params[key] = value
-    for key, value in state.items():
-        at.session_state[key] = value
-    return ok(at.run())
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
+    return app_support.start({**TAB, **(query or {})}, **state)
 
 
 def palette_hexes(at: AppTest) -> list[str]:
@@ -70,21 +48,7 @@ def shown(at: AppTest, container: str) -> tuple[str, str]:
 
 
 def upload(at: AppTest, pixels: np.ndarray) -> AppTest:
-    buf = io.BytesIO()
-    PIL.Image.fromarray(pixels).save(buf, format="PNG")
-    at.file_uploader(key="upload").set_value(("p.png", buf.getvalue(), "image/png"))
-    return ok(at.run())
-
-
-def quadrants(width: int = 120, height: int = 80, tweak: int = 0) -> np.ndarray:
-    """Four flat colours; `tweak` changes one pixel so the bytes (and cache keys) differ."""
-    rgb = np.empty((height, width, 3), np.uint8)
-    rgb[:, : width // 2] = QUAD_COLORS[0]
-    rgb[: height * 3 // 5, width // 2 :] = QUAD_COLORS[1]
-    rgb[height * 3 // 5 :, width // 2 : width * 5 // 6] = QUAD_COLORS[2]
-    rgb[height * 3 // 5 :, width * 5 // 6 :] = QUAD_COLORS[3]
-    rgb[0, 0] = (200, 30, (30 + tweak) % 256)
-    return rgb
+    return ok(app_support.upload(at, png_bytes(pixels), "p.png"))
 
 
 @pytest.fixture(scope="module")
@@ -212,8 +176,7 @@ def test_isolate_and_the_lazy_3d_chart_show_the_regions_clusters():
 
 
 def test_an_upload_then_the_tab():
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    ok(at.run())  # opens on the Segment tab
+    at = app_support.start()  # opens on the Segment tab
     upload(at, quadrants(tweak=21))
     at.session_state["tab"] = "Superpixels"
     ok(at.run())

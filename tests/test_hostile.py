@@ -38,6 +38,7 @@ import PIL.Image
 import pytest
 import streamlit.config
 import streamlit.testing.v1.app_test as app_test_module
+from app_support import APP, ROOT, TIMEOUT, metric, ok, palette_hexes, start, unescape, upload
 from hostile_corpus import (
     CANARY,
     CASES,
@@ -56,24 +57,9 @@ from kseg import export, figures
 from kseg.cache import MemoryCache
 from kseg.cli import main as cli_main
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
-TIMEOUT = 60
 PAGE_K = 5  # the visitor's k, kept through every upload
 PAGE_SPACE = "CIELAB"
 LOADABLE = [c for c in CASES if c.loads or c.may_fail]
-
-
-@pytest.fixture(scope="module")
-def app_module():
-    """app.py imported as a module (main() does not run), for its constants and helpers."""
-    sys.path.insert(0, str(ROOT))
-    try:
-        import app
-
-        yield app
-    finally:
-        sys.path.remove(str(ROOT))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -101,10 +87,6 @@ def expected_pixels(c: Case, image: kseg.Image) -> None:
 
 def contains_payload(c: Case, data: bytes) -> bool:
     return bool(c.payload) and (c.payload[:40] in data or b"PK\x03\x04" in data)
-
-
-def unescape(markdown: str) -> str:
-    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def hexes(colours) -> set[str]:
@@ -307,31 +289,6 @@ def test_cli_superpixels_writes_correct_files_or_reports_the_error(c: Case, tmp_
 
 
 # ----------------------------------------------------------------------------- the page
-def fresh_visitor() -> AppTest:
-    # The page's config.toml hides exception details from visitors; tests want them.
-    streamlit.config.get_option("client.showErrorDetails")  # parses config.toml first
-    streamlit.config.set_option("client.showErrorDetails", "full")
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    return ok(at.run())
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def upload(at: AppTest, data: bytes, name: str, mime: str = "image/png") -> AppTest:
-    return at.file_uploader(key="upload").set_value((name, data, mime)).run()
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
-
-
-def palette(at: AppTest) -> list[str]:
-    return at.dataframe[0].value["Hex"].tolist()
-
-
 def page_text(at: AppTest) -> str:
     """Every element the page sent, as protobuf text: what a browser would receive."""
     parts: list[str] = []
@@ -350,7 +307,7 @@ def page_text(at: AppTest) -> str:
 @pytest.fixture(scope="module")
 def visitor() -> AppTest:
     """One visitor with their own k and colour space, uploading every file in turn."""
-    at = fresh_visitor()
+    at = start()
     ok(at.slider(key="k").set_value(PAGE_K).run())
     ok(at.radio(key="space").set_value(PAGE_SPACE).run())
     return at
@@ -361,7 +318,7 @@ def test_page_shows_the_result_or_a_clear_error_and_stays_usable(
     c: Case, visitor: AppTest, app_module
 ):
     at = visitor
-    before = (metric(at, "Image size"), metric(at, "Distinct colours"), palette(at))
+    before = (metric(at, "Image size"), metric(at, "Distinct colours"), palette_hexes(at))
     name = f"visitor-{c.key}-{c.upload_name}"
     ok(upload(at, c.data, name, c.mime))
     # The visitor's parameters survive any upload, good or bad.
@@ -375,12 +332,16 @@ def test_page_shows_the_result_or_a_clear_error_and_stays_usable(
         assert len(at.error) == 1
         shown = unescape(at.error[0].value)
         assert str(error) in shown and "still shows the previous image" in shown
-        assert (metric(at, "Image size"), metric(at, "Distinct colours"), palette(at)) == before
+        assert (
+            metric(at, "Image size"),
+            metric(at, "Distinct colours"),
+            palette_hexes(at),
+        ) == before
         # Still usable: a new k works on the previous image, and back.
         ok(at.slider(key="k").set_value(PAGE_K + 1).run())
-        assert len(palette(at)) == min(PAGE_K + 1, int(before[1].replace(",", "")))
+        assert len(palette_hexes(at)) == min(PAGE_K + 1, int(before[1].replace(",", "")))
         ok(at.slider(key="k").set_value(PAGE_K).run())
-        assert palette(at) == before[2]
+        assert palette_hexes(at) == before[2]
         return
     assert not at.error, [e.value for e in at.error]
     assert metric(at, "Image size") == f"{image.width:,} x {image.height:,}"
@@ -389,7 +350,7 @@ def test_page_shows_the_result_or_a_clear_error_and_stays_usable(
     exact = c.distinct_opaque_colours()
     if exact is not None:
         assert n_colours == len(exact)
-    shown = palette(at)
+    shown = palette_hexes(at)
     assert len(shown) == min(PAGE_K, n_colours)
     assert not hexes(c.hidden) & set(shown)
 
@@ -402,7 +363,7 @@ def test_a_file_the_uploader_refuses_by_name_never_reaches_the_page():
     own script run inside Streamlit, before the page's code runs. kseg's own message for
     such files is reached by renaming them, which the corpus does (``app_filename``).
     """
-    at = fresh_visitor()
+    at = start()
     at.file_uploader(key="upload").set_value(("IMG_0001.heic", b"\0" * 64, "image/heic")).run()
     assert at.exception and "Invalid file extension" in at.exception[0].value
     assert not at.metric  # nothing of the page ran: in particular kseg never saw the bytes
@@ -442,7 +403,7 @@ def test_nothing_uploaded_is_echoed_back(served):
     """The PNG with a script and a ZIP after IEND: every image, preview and download the
     page serves is made from pixels, so the appended bytes are never in any of them."""
     c = case("png-with-zip")
-    at = fresh_visitor()
+    at = start()
     ok(upload(at, c.data, c.filename))
     assert metric(at, "Image size") == "40 x 30"
     for tab in ("Segment", "Compare", "Isolate", "Downloads"):
@@ -473,7 +434,7 @@ def test_a_script_in_the_file_name_never_reaches_the_page_or_the_downloads(serve
         "../../etc/passwd.png",
         '"><img src=x onerror=alert(1)>.png',
     ]
-    at = fresh_visitor()
+    at = start()
     good = export.encode_png(quadrants(30, 20))
     for name in names:
         ok(upload(at, good, name))
@@ -508,7 +469,7 @@ def test_uploads_never_touch_the_disk():
     """Nothing is opened for writing while the page reads an upload and segments it, and
     no file appears in the temporary folder or the working directory."""
     global _WRITES
-    at = fresh_visitor()
+    at = start()
     data = export.encode_png(quadrants(50, 40)) + b"UNIQUE-UPLOAD-MARKER"
     folders = [Path(tempfile.gettempdir()), Path.cwd(), ROOT]
     listings = [set(folder.iterdir()) for folder in folders]
@@ -611,7 +572,7 @@ def test_config_protects_the_server():
 def test_the_pixel_limit_is_what_a_visitor_sees(app_module):
     limit = app_module.MAX_PIXELS
     assert limit == 25_000_000
-    at = fresh_visitor()
+    at = start()
     ok(upload(at, png_claiming(5001, 5000), "huge.png"))
     shown = unescape(at.error[0].value)
     assert "5001 x 5000 pixels (25.1 megapixels); kseg accepts at most 25 megapixels" in shown
@@ -696,7 +657,7 @@ def test_cached_segmentations_do_not_keep_evicted_photos_alive(monkeypatch):
     after photo grew the server by every photo (gigabytes at 12 MP). With a 1 MB cache,
     a dozen 180 KB photos: the cache stays within its budget and so do the live photos."""
     monkeypatch.setenv("KSEG_CACHE_MB", "1")
-    at = fresh_visitor()
+    at = start()
     shape = (200, 300)
     for i in range(12):
         rng = np.random.default_rng(i)
@@ -827,14 +788,14 @@ def test_opencv_engine_with_more_centres_than_pixels_is_a_clear_error(tmp_path, 
     assert status == 1
     assert "at least as many opaque pixels" in capsys.readouterr().err
     # The page shows why and keeps working.
-    at = fresh_visitor()
+    at = start()
     ok(upload(at, export.encode_png(two), "two.png"))
     ok(at.radio(key="engine").set_value("OpenCV").run())
     ok(at.radio(key="init").set_value("custom").run())
     ok(at.slider(key="k").set_value(3).run())
     assert "at least as many opaque pixels" in unescape(at.error[0].value)
     ok(at.radio(key="engine").set_value("kseg").run())
-    assert not at.error and len(palette(at)) == 2
+    assert not at.error and len(palette_hexes(at)) == 2
 
 
 # ----------------------------------------------------------------------------- fuzzing

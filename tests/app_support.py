@@ -1,0 +1,77 @@
+"""Driving the page headless with Streamlit's AppTest: shared by the AppTest test files.
+
+The page's caches live for the whole test session, as on a server; a test that needs a
+cache miss uploads bytes no other test uses (``quadrants(tweak=...)``).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import PIL.Image
+import streamlit.config
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+TIMEOUT = 60  # seconds for one run of the page
+
+# Four flat colours over unequal areas: 4 distinct colours, a known palette.
+QUAD_COLORS = [(200, 30, 30), (30, 160, 40), (20, 40, 220), (240, 240, 240)]
+
+
+def start(query: dict[str, str] | None = None, **state) -> AppTest:
+    """A fresh visitor: the page run once, with `query` in the URL and `state` preset."""
+    # The page's config.toml hides exception details from visitors; tests want them.
+    streamlit.config.get_option("client.showErrorDetails")  # parses config.toml first
+    streamlit.config.set_option("client.showErrorDetails", "full")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    for key, value in state.items():
+        at.session_state[key] = value
+    return ok(at.run())
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def upload(at: AppTest, data: bytes, name: str = "photo.png", mime: str = "image/png") -> AppTest:
+    """The visitor drops `data` on the uploader; the page reruns (not checked here)."""
+    return at.file_uploader(key="upload").set_value((name, data, mime)).run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def palette_hexes(at: AppTest) -> list[str]:
+    """The first table's Hex column: the palette of the tab on show."""
+    return at.dataframe[0].value["Hex"].tolist()
+
+
+def unescape(markdown: str) -> str:
+    """Text shown through Markdown, with kseg's escaping undone."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    PIL.Image.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def quadrants(width: int = 120, height: int = 80, tweak: int = 0) -> np.ndarray:
+    """Four flat colours; `tweak` changes one pixel so the bytes (and cache keys) differ."""
+    rgb = np.empty((height, width, 3), np.uint8)
+    rgb[:, : width // 2] = QUAD_COLORS[0]
+    rgb[: height * 3 // 5, width // 2 :] = QUAD_COLORS[1]
+    rgb[height * 3 // 5 :, width // 2 : width * 5 // 6] = QUAD_COLORS[2]
+    rgb[height * 3 // 5 :, width * 5 // 6 :] = QUAD_COLORS[3]
+    rgb[0, 0] = (200, 30, (30 + tweak) % 256)
+    return rgb
