@@ -9,19 +9,24 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from kseg import export
-from kseg.errors import ImageError, KSegWarning
-from kseg.histogram import ColorHistogram
-from kseg.io import load_image
-from kseg.kmeans import CRITERIA
-from kseg.segment import ENGINES, MAX_K, elbow, segment, suggest_k
-from kseg.spaces import COLOR_SPACES
-from kseg.superpixels import superpixels
+from kseg import (
+    COLOR_SPACES,
+    CRITERIA,
+    ENGINES,
+    MAX_K,
+    ColorHistogram,
+    ImageError,
+    elbow,
+    export,
+    load_image,
+    segment,
+    suggest_k,
+    superpixels,
+)
 
 __all__ = ["main"]
 
@@ -124,7 +129,7 @@ def _run_segment(args, parser) -> int:
 
     def write(path: Path, stem: str) -> tuple[str, ...]:
         image = load_image(path)
-        regions = superpixels(image, args.regions, seed=args.seed) if args.regions else None
+        regions = superpixels(image, args.regions) if args.regions else None
         seg = segment(
             image,
             args.k,
@@ -145,7 +150,7 @@ def _run_segment(args, parser) -> int:
             (args.outdir / f"{stem}.palette.json").write_text(
                 export.palette_json(seg), encoding="utf-8"
             )
-        return (*image.notes, *seg.warnings)
+        return (*image.notes, *(regions.warnings if regions else ()), *seg.warnings)
 
     return _for_each_file(args, write)
 
@@ -153,19 +158,13 @@ def _run_segment(args, parser) -> int:
 def _run_superpixels(args, parser) -> int:
     def write(path: Path, stem: str) -> tuple[str, ...]:
         image = load_image(path)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", KSegWarning)
-            sp = superpixels(
-                image,
-                args.n_segments,
-                compactness=args.compactness,
-                max_iter=args.max_iter,
-                color_space=args.color_space,
-            )
-        notes = [str(w.message) for w in caught if issubclass(w.category, KSegWarning)]
-        for w in caught:  # any other warning goes on as it came
-            if not issubclass(w.category, KSegWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        sp = superpixels(
+            image,
+            args.n_segments,
+            compactness=args.compactness,
+            max_iter=args.max_iter,
+            color_space=args.color_space,
+        )
         mean = sp.mean_color_image()
         if image.alpha is not None:
             mean = np.dstack([mean, image.alpha.astype(np.uint8) * 255])
@@ -176,7 +175,7 @@ def _run_superpixels(args, parser) -> int:
             (args.outdir / f"{stem}.regions.png").write_bytes(
                 export.encode_png(sp.labels.astype(np.uint16))
             )
-        return (*image.notes, *notes, f"{sp.n_regions} regions")
+        return (*image.notes, *sp.warnings, f"{sp.n_regions} regions")
 
     return _for_each_file(args, write)
 

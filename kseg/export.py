@@ -17,9 +17,10 @@ import cv2
 import numpy as np
 import PIL.Image
 
-from kseg import spaces
+from kseg import _spaces
 
 __all__ = [
+    "encode_jpeg",
     "encode_png",
     "segmented_png",
     "label_map_png",
@@ -46,7 +47,18 @@ def encode_png(pixels: np.ndarray, *, compression: int = 3) -> bytes:
     return buf.tobytes()
 
 
-def segmented_png(seg, max_side: int | None = None, *, compress_level: int = 1) -> bytes:
+def encode_jpeg(pixels: np.ndarray, *, quality: int = 90) -> bytes:
+    """JPEG bytes of an (H, W, 3) RGB uint8 array, for photos shown at display size."""
+    bgr = cv2.cvtColor(np.asarray(pixels), cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:  # pragma: no cover - OpenCV only fails on invalid arrays
+        raise ValueError("Could not encode the image as JPEG.")
+    return buf.tobytes()
+
+
+def segmented_png(
+    seg, max_side: int | None = None, *, compress_level: int = 1, index: np.ndarray | None = None
+) -> bytes:
     """The segmented image as an indexed-colour PNG: one byte per pixel, k colours.
 
     The same pixels as ``seg.segmented_image(max_side)``, but a palette PNG is about
@@ -62,6 +74,8 @@ def segmented_png(seg, max_side: int | None = None, *, compress_level: int = 1) 
         None for full resolution.
     compress_level : int
         zlib level, 0 (none) to 9 (smallest, slowest).
+    index : (h, w) int32 ndarray, optional
+        The histogram's ``preview_index(max_side)``, when kept.
 
     Returns
     -------
@@ -70,8 +84,8 @@ def segmented_png(seg, max_side: int | None = None, *, compress_level: int = 1) 
         palette entry marked fully transparent.
     """
     if seg.k > 255:  # a palette holds 256 entries: clusters plus one transparent
-        return encode_png(seg.segmented_image(max_side), compression=compress_level)
-    labels = seg.preview_labels(max_side)
+        return encode_png(seg.segmented_image(max_side, index=index), compression=compress_level)
+    labels = seg.preview_labels(max_side, index=index)
     transparent = bool((labels < 0).any())
     index = labels.astype(np.uint8)  # label -1 becomes 255 ...
     if transparent:
@@ -181,7 +195,7 @@ def load_palette(source, color_space: str) -> np.ndarray:
     ValueError
         If the palette cannot be read or holds no clusters.
     """
-    space = spaces.check_space(color_space)
+    space = _spaces.check_space(color_space)
     doc = source
     if isinstance(source, Path) or (
         isinstance(source, str) and not source.lstrip().startswith("{")
@@ -205,8 +219,8 @@ def load_palette(source, color_space: str) -> np.ndarray:
             rgb = np.array([c["rgb"] for c in clusters], dtype=np.float64)
             if rgb.min() < 0 or rgb.max() > 255:
                 raise ValueError
-            features = spaces.to_features(rgb.astype(np.uint8), space)
-            centers = spaces.features_to_centers(features, space)
+            features = _spaces.to_features(rgb.astype(np.uint8), space)
+            centers = _spaces.features_to_centers(features, space)
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError("The palette's clusters need 'rgb' triples in 0..255.") from err
     if centers.ndim != 2 or centers.shape[1] != 3 or not np.isfinite(centers).all():

@@ -4,36 +4,26 @@ from __future__ import annotations
 
 import math
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 
-from kseg import spaces
-from kseg.errors import ImageError
-from kseg.histogram import ColorHistogram, pack_rgb, preview_grid
-from kseg.kmeans import (
-    _check_criteria,
-    _check_init,
-    _check_int,
-    _lloyd,
-    _run_attempts,
-    run_parallel,
-)
+from kseg import _spaces
+from kseg._errors import ImageError
+from kseg._histogram import ColorFeatures, ColorHistogram, preview_grid
+from kseg._kmeans import run_attempts, run_parallel
+from kseg._lloyd import lloyd
+from kseg._opencv import opencv_kmeans
+from kseg._regions import regions_kmeans
+from kseg._validation import check_choice, check_criteria, check_init, check_int
 
 __all__ = ["ENGINES", "PaletteEntry", "Segmentation", "elbow", "segment", "suggest_k"]
 
 ENGINES = ("histogram", "opencv")
 MAX_K = 256
-# Below this many distinct colours the attempts run on the exact colours directly.
-_COARSE_MIN_COLORS = 20_000
-# The attempts run on three coarse summaries, 16, 32 and 64 levels per channel:
-# different summaries lead k-means++ into different local optima (one summary alone
-# often lands every attempt in the same one). Each candidate is then refined on the
-# finest summary, and the best few on the exact colours.
-_COARSE_LEVELS = (4, 5, 6)  # bits per channel
+# The attempts run on the histogram's coarse summaries (ColorFeatures.summaries); each
+# candidate is then refined on the finest summary, and the best few on the exact colours.
 _PROMOTED = 4  # candidates from the coarser summaries refined on the finest
 _REFINED = 3  # best candidates refined on the exact colours
 
@@ -127,35 +117,52 @@ class Segmentation:
             return self._pixel_labels
         return self.histogram.label_pixels(self._color_labels)
 
-    def preview_labels(self, max_side: int | None = None) -> np.ndarray:
-        """Labels of a nearest-neighbour downscale whose longer side is at most ``max_side``."""
+    def preview_labels(
+        self, max_side: int | None = None, *, index: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Labels of a nearest-neighbour downscale whose longer side is at most ``max_side``.
+
+        ``index`` is the histogram's ``preview_index(max_side)``, when kept: relabelling
+        a preview is then one gather (without it the index is made each call).
+        """
         if max_side is None or max(self.shape) <= max_side:
             return self.labels
         if self._pixel_labels is not None:
             rows, cols = preview_grid(self.shape, max_side)
             return self._pixel_labels[rows][:, cols]
+        if index is None:
+            index = self.histogram.preview_index(max_side)
         table = np.append(self._color_labels.astype(np.int16), np.int16(-1))  # [-1] -> -1
-        return table[self.histogram.preview_index(max_side)]
+        return table[index]
 
-    def segmented_image(self, max_side: int | None = None) -> np.ndarray:
-        """Every pixel painted with its cluster's colour.
+    def segmented_image(
+        self, max_side: int | None = None, *, index: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Every pixel painted with its cluster's colour (``index`` as for `preview_labels`).
 
         Returns (h, w, 3) uint8 RGB, or (h, w, 4) RGBA with transparent pixels
         kept transparent when the image has any.
         """
-        return paint(
-            self.preview_labels(max_side), self.centers_rgb, self.histogram.alpha is not None
-        )
+        labels = self.preview_labels(max_side, index=index)
+        return paint(labels, self.centers_rgb, self.histogram.alpha is not None)
 
-    def mask(self, clusters, max_side: int | None = None) -> np.ndarray:
-        """(h, w) bool mask of the pixels in one cluster or a list of clusters."""
+    def mask(
+        self, clusters, max_side: int | None = None, *, index: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(h, w) bool mask of the pixels in one cluster or a list of clusters.
+
+        Raises
+        ------
+        ValueError
+            If a cluster does not exist.
+        """
         wanted = np.atleast_1d(np.asarray(clusters, dtype=np.int64))
         bad = wanted[(wanted < 0) | (wanted >= self.k)]
         if bad.size:
             raise ValueError(f"Cluster {int(bad[0])} does not exist; clusters are 0..{self.k - 1}.")
         table = np.zeros(self.k + 1, dtype=bool)  # the extra entry is label -1 (transparent)
         table[wanted] = True
-        return table[self.preview_labels(max_side)]
+        return table[self.preview_labels(max_side, index=index)]
 
     def palette(self) -> list[PaletteEntry]:
         """The clusters as palette entries, largest first."""
@@ -185,6 +192,7 @@ def segment(
     seed: int = 0,
     engine: str = "histogram",
     regions=None,
+    features: ColorFeatures | None = None,
 ) -> Segmentation:
     """Segment an image into k colour clusters by k-means.
 
@@ -218,6 +226,10 @@ def segment(
         segments follow object edges instead of speckling. ``compactness`` stays
         over all opaque pixels (it adds each region's own spread). Histogram
         engine only.
+    features : ColorFeatures, optional
+        ``hist.in_space(color_space)`` of this image, made once and passed to many
+        calls (a new k or seed then skips converting the colours and summarising
+        them). Made here when not given.
 
     Returns
     -------
@@ -226,29 +238,26 @@ def segment(
     Raises
     ------
     ValueError
-        For parameters out of range.
+        For parameters out of range, or ``regions`` or ``features`` of another image.
+    TypeError
+        For parameters of the wrong type (k not a whole number, ...).
     ImageError
-        When no pixel is opaque.
+        For pixels that cannot be used, or when no pixel is opaque.
     """
     start = time.perf_counter()
-    space = spaces.check_space(color_space)
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}.")
-    k = _check_int("k", k, low=1)
-    if k > MAX_K:
-        raise ValueError(f"k must be at most {MAX_K}; got {k}.")
-    max_iter_eff, eps2 = _check_criteria(criteria, max_iter, eps)
-    attempts = _check_int("attempts", attempts, low=1)
-    seed = _check_int("seed", seed, low=0)
-    given = None if isinstance(init, str) else _given_centers(init, k, space)
-    if given is None:
-        _check_init(init, k, 3)
+    space = _spaces.check_space(color_space)
+    check_choice("engine", engine, ENGINES)
+    k = check_int("k", k, low=1, high=MAX_K)
+    max_iter_eff, eps2 = check_criteria(criteria, max_iter, eps)
+    attempts = check_int("attempts", attempts, low=1)
+    seed = check_int("seed", seed, low=0)
+    given = _given_centers(init, k, space)
     hist = ColorHistogram.from_image(image)
     if hist.n_colors == 0:
         raise ImageError("Every pixel is fully transparent, so there is nothing to segment.")
     params = {
         "k": k,
-        "init": init if isinstance(init, str) else given.tolist(),
+        "init": init if given is None else given.tolist(),
         "attempts": attempts,
         "max_iter": int(max_iter),
         "eps": float(eps),
@@ -257,6 +266,12 @@ def segment(
         "seed": seed,
         "engine": engine,
     }
+    if features is not None and (
+        not isinstance(features, ColorFeatures)
+        or features.color_space != space
+        or features.n_colors != hist.n_colors
+    ):
+        raise ValueError(f"features must be this image's ColorHistogram.in_space({space!r}).")
     if regions is not None:
         if engine != "histogram":
             raise ValueError("regions work with the histogram engine only.")
@@ -274,20 +289,21 @@ def segment(
             f"{'s come' if k_run != 1 else ' comes'} back."
         )
     run_init = given if given is not None else init
+    pixel_labels = color_labels = None
     if regions is not None:
-        centers, pixel_labels, n_iter, compactness, notes = _regions(
+        centers, pixel_labels, n_iter, compactness, notes = regions_kmeans(
             hist, regions, k, run_init, attempts, max_iter_eff, eps2, space, seed
         )
-        color_labels = None
     elif engine == "opencv":
-        centers, color_labels, pixel_labels, n_iter, compactness = _opencv(
+        centers, pixel_labels, compactness = opencv_kmeans(
             hist, k_run, run_init, attempts, max_iter_eff, eps, criteria, space, seed
         )
+        n_iter = -1  # cv2.kmeans does not report it
     else:
+        features = features if features is not None else hist.in_space(space)
         centers, color_labels, n_iter, compactness = _histogram(
-            hist, k_run, run_init, attempts, max_iter_eff, eps2, space, seed
+            features, k_run, run_init, attempts, max_iter_eff, eps2, seed
         )
-        pixel_labels = None
     return _finish(
         hist, centers, color_labels, pixel_labels, n_iter, compactness, space, notes, params, start
     )
@@ -301,9 +317,16 @@ def elbow(
     Other keyword arguments go to :func:`segment`. Returns ``{k: compactness}``.
     """
     hist = ColorHistogram.from_image(image)
+    features = hist.in_space(color_space)
     return {
         int(k): segment(
-            hist, int(k), attempts=attempts, color_space=color_space, seed=seed, **kwargs
+            hist,
+            int(k),
+            attempts=attempts,
+            color_space=color_space,
+            seed=seed,
+            features=features,
+            **kwargs,
         ).compactness
         for k in ks
     }
@@ -336,201 +359,42 @@ def paint(labels: np.ndarray, colors: np.ndarray, transparent: bool) -> np.ndarr
     return table[labels]
 
 
-def _given_centers(init, k, space) -> np.ndarray:
-    centers = np.array(init, dtype=np.float64)
-    if centers.shape != (k, 3):
-        raise ValueError(f"init centres must have shape ({k}, 3) for k={k}; got {centers.shape}.")
-    if not np.isfinite(centers).all():
-        raise ValueError("init centres must be finite.")
-    if space == "hsv":  # (H, S, V) as people write them -> the cylinder's coordinates
+def _given_centers(init, k, space) -> np.ndarray | None:
+    """None for a named start; given centres (read in ``space``) as k-means points."""
+    centers = check_init(init, k, 3)
+    if centers is not None and space == "hsv":  # (H, S, V) as people write them -> cylinder
         angle = np.deg2rad(centers[:, 0])
         centers = np.stack(
             [centers[:, 1] * np.cos(angle), centers[:, 1] * np.sin(angle), centers[:, 2]], axis=1
         )
-    return np.ascontiguousarray(centers)
+        centers = np.ascontiguousarray(centers)
+    return centers
 
 
-def _histogram(hist, k, init, attempts, max_iter, eps2, space, seed):
-    X = hist.features(space)
-    w = hist.weights
+def _histogram(features: ColorFeatures, k, init, attempts, max_iter, eps2, seed):
+    """Weighted k-means over the distinct colours, started on their coarse summaries."""
+    X, w = features.points, features.weights
     if isinstance(init, np.ndarray):
-        centers, labels, n_iter, compactness = _lloyd(X, w, init, max_iter, eps2)
-        return centers, labels, n_iter, compactness
-    if hist.n_colors < _COARSE_MIN_COLORS:
-        runs = _run_attempts(X, w, k, init, attempts, max_iter, eps2, seed)
+        return lloyd(X, w, init, max_iter, eps2)
+    if not features.summaries:
+        runs = run_attempts(X, w, k, init, attempts, max_iter, eps2, seed)
         best = min(runs, key=lambda run: run.compactness)
         return best.centers, best.labels, best.n_iter, best.compactness
-    runs = []
-    for level, bits in enumerate(_COARSE_LEVELS):
-        Xc, wc = _coarse_summary(hist, space, bits)
-        runs.append(_run_attempts(Xc, wc, k, init, attempts, max_iter, eps2, seed + level))
+    runs = [
+        run_attempts(Xc, wc, k, init, attempts, max_iter, eps2, seed + level)
+        for level, (Xc, wc) in enumerate(features.summaries)
+    ]
     # Candidates from the coarser summaries: the best few, by their fit to the finest
     # summary, are refined there; the finest summary's own runs are converged already.
-    Xf, wf = _coarse_summary(hist, space, _COARSE_LEVELS[-1])
+    Xf, wf = features.summaries[-1]
     coarser = [run.centers for level in runs[:-1] for run in level]
-    fit = [r[3] for r in run_parallel(lambda c: _lloyd(Xf, wf, c, 0, 0.0), coarser)]
+    fit = [r[3] for r in run_parallel(lambda c: lloyd(Xf, wf, c, 0, 0.0), coarser)]
     chosen = [coarser[i] for i in np.argsort(fit, kind="stable")[:_PROMOTED]]
-    refined = run_parallel(lambda c: _lloyd(Xf, wf, c, max_iter, eps2), chosen)
+    refined = run_parallel(lambda c: lloyd(Xf, wf, c, max_iter, eps2), chosen)
     candidates = [(r[3], r[0]) for r in refined] + [(r.compactness, r.centers) for r in runs[-1]]
     candidates.sort(key=lambda c: c[0])
-    finals = run_parallel(lambda c: _lloyd(X, w, c[1], max_iter, eps2), candidates[:_REFINED])
+    finals = run_parallel(lambda c: lloyd(X, w, c[1], max_iter, eps2), candidates[:_REFINED])
     return min(finals, key=lambda result: result[3])
-
-
-def _regions(hist, regions, k, init, attempts, max_iter, eps2, space, seed):
-    """k-means over region means weighted by size; every pixel takes its region's cluster."""
-    per_space = _MOMENTS.setdefault(regions, {})
-    if space not in per_space:  # a new k or seed over the same regions reuses them
-        per_space[space] = _region_moments(hist, regions.labels, regions.n_regions, space)
-    sums, squares, sizes = per_space[space]
-    present = sizes > 0
-    means = sums[present] / sizes[present, None]
-    weights = sizes[present].astype(np.float64)
-    notes = []
-    k_run = k
-    n_distinct = len(np.unique(means, axis=0))
-    if not isinstance(init, np.ndarray) and n_distinct < k:
-        k_run = n_distinct
-        notes.append(
-            f"k={k} was asked for, but the regions have only {n_distinct} distinct mean "
-            f"colours, so {k_run} clusters come back."
-        )
-    if isinstance(init, np.ndarray):
-        centers, labels, n_iter, compactness = _lloyd(means, weights, init, max_iter, eps2)
-    else:
-        runs = _run_attempts(means, weights, k_run, init, attempts, max_iter, eps2, seed)
-        best = min(runs, key=lambda run: run.compactness)
-        centers, labels, n_iter, compactness = (
-            best.centers,
-            best.labels,
-            best.n_iter,
-            best.compactness,
-        )
-    # Pixel compactness = the regions' k-means objective + each region's own spread.
-    spread = squares[present] - sizes[present] * np.einsum("ij,ij->i", means, means)
-    compactness += float(np.maximum(spread, 0.0).sum())
-    region_cluster = np.full(regions.n_regions + 1, -1, dtype=np.int16)  # [-1] -> -1
-    region_cluster[np.flatnonzero(present)] = labels
-    return centers, region_cluster[regions.labels], n_iter, compactness, notes
-
-
-# Region moments per Superpixels object and colour space, forgotten with the object.
-_MOMENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _region_moments(hist, region_labels, n_regions, space, rows_per_chunk=256):
-    """Per region: sum of pixel features (n, 3), sum of squared norms (n,), pixel count (n,).
-
-    Features come from the histogram's colour table (a colour space is a transform
-    of the distinct colours only), gathered a strip of rows at a time.
-    """
-    features = hist.features(space)
-    table = np.empty(1 << 24, dtype=np.int32)  # only colours present are ever read
-    table[hist.keys] = np.arange(hist.n_colors, dtype=np.int32)
-    norms = np.einsum("ij,ij->i", features, features)
-    sums = np.zeros((n_regions, 3))
-    squares = np.zeros(n_regions)
-    sizes = np.zeros(n_regions, dtype=np.int64)
-    for r0 in range(0, hist.shape[0], rows_per_chunk):
-        labels = region_labels[r0 : r0 + rows_per_chunk].ravel()
-        index = table[pack_rgb(hist.rgb[r0 : r0 + rows_per_chunk])].ravel()
-        inside = labels >= 0
-        labels, index = labels[inside], index[inside]
-        sizes += np.bincount(labels, minlength=n_regions)
-        squares += np.bincount(labels, weights=norms[index], minlength=n_regions)
-        for j in range(3):
-            sums[:, j] += np.bincount(labels, weights=features[index, j], minlength=n_regions)
-    return sums, squares, sizes
-
-
-def _coarse_summary(hist, space, bits):
-    """The distinct colours averaged within RGB cells of 2^(8-bits) levels a side.
-
-    Returns (C, 3) points (the weighted mean of each non-empty cell, in ``space``)
-    and (C,) weights (the cell's pixel count); computed once per histogram.
-    """
-
-    def build():
-        c = (hist.colors >> (8 - bits)).astype(np.intp)
-        cell = (c[:, 0] << (2 * bits)) | (c[:, 1] << bits) | c[:, 2]
-        size = 1 << (3 * bits)
-        w = hist.weights
-        wsum = np.bincount(cell, weights=w, minlength=size)
-        used = np.flatnonzero(wsum)
-        X = hist.features(space)
-        points = np.empty((used.size, 3))
-        for j in range(3):
-            points[:, j] = np.bincount(cell, weights=w * X[:, j], minlength=size)[used]
-        points /= wsum[used, None]
-        return np.ascontiguousarray(points), np.ascontiguousarray(wsum[used])
-
-    return hist.cached(f"coarse/{space}/{bits}", build)
-
-
-def _opencv(hist, k, init, attempts, max_iter, eps, criteria, space, seed):
-    """The classic recipe: cv2.kmeans on every opaque pixel, as float32."""
-    rgb = hist.rgb.reshape(-1, 3)
-    opaque = None if hist.alpha is None else hist.alpha.reshape(-1)
-    pixels = rgb if opaque is None else rgb[opaque]
-    data = spaces.to_features(pixels, space).astype(np.float32)
-    kind = {
-        "eps+max_iter": cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER,
-        "eps": cv2.TERM_CRITERIA_EPS,
-        "max_iter": cv2.TERM_CRITERIA_MAX_ITER,
-    }[criteria]
-    cv2.setRNGSeed(seed)
-    # One point per row, its coordinates as channels: cv2.kmeans reads a one-row (1, 3)
-    # array (an image with a single opaque pixel) as three one-dimensional points.
-    samples = data.reshape(-1, 1, 3)
-    if isinstance(init, np.ndarray):
-        start = _nearest(data, init.astype(np.float32))
-        if max_iter == 0:
-            centers = init.astype(np.float32)
-            labels = start
-        elif data.shape[0] < k:  # cv2.kmeans needs at least k points
-            n = data.shape[0]
-            raise ImageError(
-                f"The OpenCV engine needs at least as many opaque pixels as clusters (k={k}), "
-                f"but the image has {n} opaque pixel{'s' if n != 1 else ''}. Use the kseg "
-                "engine, or fewer starting colours."
-            )
-        else:
-            _, labels, centers = cv2.kmeans(
-                samples,
-                k,
-                start.reshape(-1, 1),
-                (kind, max_iter, eps),
-                1,
-                cv2.KMEANS_USE_INITIAL_LABELS,
-            )
-    else:
-        flags = cv2.KMEANS_PP_CENTERS if init == "k-means++" else cv2.KMEANS_RANDOM_CENTERS
-        _, labels, centers = cv2.kmeans(samples, k, None, (kind, max_iter, eps), attempts, flags)
-    labels = labels.reshape(-1).astype(np.int32)
-    centers = centers.astype(np.float64)
-    # Compactness in float64 from cv2's own labels, comparable with the histogram engine's.
-    compactness = 0.0
-    for lo in range(0, data.shape[0], 1 << 20):
-        diff = data[lo : lo + (1 << 20)].astype(np.float64) - centers[labels[lo : lo + (1 << 20)]]
-        compactness += float(np.einsum("ij,ij->", diff, diff))
-    pixel_labels = np.full(rgb.shape[0], -1, dtype=np.int16)
-    if opaque is None:
-        pixel_labels[:] = labels
-    else:
-        pixel_labels[opaque] = labels
-    return centers, None, pixel_labels.reshape(hist.shape), -1, compactness  # cv2: n_iter unknown
-
-
-def _nearest(data, centers):
-    best = np.full(data.shape[0], np.inf, dtype=np.float32)
-    labels = np.zeros(data.shape[0], dtype=np.int32)
-    for j, c in enumerate(centers):
-        diff = data - c
-        d2 = np.einsum("ij,ij->i", diff, diff)
-        closer = d2 < best
-        best[closer] = d2[closer]
-        labels[closer] = j
-    return labels
 
 
 def _finish(
@@ -560,8 +424,8 @@ def _finish(
     if not math.isfinite(compactness):
         raise RuntimeError("k-means produced a non-finite compactness; please report this image.")
     return Segmentation(
-        centers=spaces.features_to_centers(centers, space),
-        centers_rgb=spaces.centers_to_rgb(centers, space),
+        centers=_spaces.features_to_centers(centers, space),
+        centers_rgb=_spaces.centers_to_rgb(centers, space),
         counts=counts,
         shares=counts / max(int(counts.sum()), 1),
         compactness=float(compactness),

@@ -11,10 +11,8 @@ the result.
 from __future__ import annotations
 
 import math
-import numbers
 import os
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -23,7 +21,8 @@ import cv2
 import numpy as np
 
 from kseg import _slic
-from kseg.errors import ImageError, KSegWarning
+from kseg._errors import ImageError
+from kseg._validation import as_rgb_alpha, check_choice, check_int, check_number
 
 __all__ = ["Superpixels", "superpixels"]
 
@@ -62,6 +61,9 @@ class Superpixels:
         Wall time of the :func:`superpixels` call that made this.
     rgb : (H, W, 3) ndarray of uint8
         The segmented image (not copied; :meth:`overlay` draws on a copy).
+    warnings : tuple of str
+        Plain-English notes on degenerate outcomes (more superpixels asked for
+        than the image has pixels).
     """
 
     labels: np.ndarray
@@ -71,6 +73,7 @@ class Superpixels:
     centroids: np.ndarray
     seconds: float
     rgb: np.ndarray = field(repr=False)
+    warnings: tuple[str, ...] = ()
 
     def mean_color_image(self) -> np.ndarray:
         """(H, W, 3) uint8 image with each region painted its mean colour.
@@ -130,7 +133,6 @@ def superpixels(
     max_iter: int = 10,
     color_space: str = "lab",
     enforce_connectivity: bool = True,
-    seed: int = 0,
 ) -> Superpixels:
     """Split an image into about ``n_segments`` SLIC superpixels.
 
@@ -163,14 +165,13 @@ def superpixels(
         Make every label one 4-connected region, merging pieces smaller than a
         quarter of the expected superpixel size into a neighbour. If False, a
         label may cover several disconnected pieces.
-    seed : int, optional
-        Accepted for symmetry with kseg's k-means; SLIC starts from a grid, so
-        the result is deterministic and does not depend on it.
 
     Returns
     -------
     Superpixels
-        Labels, region statistics and wall time.
+        Labels, region statistics and wall time. SLIC starts from a grid, so the
+        result is deterministic. If ``n_segments`` exceeds the number of pixels,
+        ``warnings`` says so.
 
     Raises
     ------
@@ -181,13 +182,8 @@ def superpixels(
         If ``n_segments < 1``, ``compactness <= 0``, ``max_iter < 1`` or
         ``color_space`` is unknown.
     TypeError
-        If ``n_segments``, ``max_iter`` or ``seed`` is not an integer, or
-        ``compactness`` not a number.
-
-    Warns
-    -----
-    KSegWarning
-        If ``n_segments`` exceeds the number of pixels.
+        If the image is not an array or Image, ``n_segments`` or ``max_iter`` is
+        not an integer, or ``compactness`` not a number.
 
     Examples
     --------
@@ -201,18 +197,20 @@ def superpixels(
     True
     """
     started = time.perf_counter()
-    _check_parameters(n_segments, compactness, max_iter, color_space, seed)
-    rgb, alpha = _as_rgb_alpha(image)
+    n_segments = check_int("n_segments", n_segments, low=1)
+    compactness = check_number("compactness", compactness, strict=True)
+    max_iter = check_int("max_iter", max_iter, low=1)
+    check_choice("color_space", color_space, _COLOR_SPACES)
+    rgb, alpha = as_rgb_alpha(image)
     n_pixels = rgb.shape[0] * rgb.shape[1]
     n_opaque = n_pixels if alpha is None else int(np.count_nonzero(alpha))
     if n_opaque == 0:
         raise ImageError("Every pixel of the image is transparent; there is nothing to segment.")
+    notes = []
     if n_segments > n_pixels:
-        warnings.warn(
+        notes.append(
             f"n_segments={n_segments} is more than the image's {n_pixels} pixels; "
-            f"there will be at most {n_pixels} superpixels.",
-            KSegWarning,
-            stacklevel=2,
+            f"there are at most {n_pixels} superpixels."
         )
 
     grid = _Grid.for_image(rgb.shape[0], rgb.shape[1], n_segments)
@@ -237,6 +235,7 @@ def superpixels(
         centroids=centroids,
         seconds=time.perf_counter() - started,
         rgb=rgb,
+        warnings=tuple(notes),
     )
 
 
@@ -267,66 +266,6 @@ class _Grid:
         y0, y1 = -(-i * self.height // self.n_rows), -(-(i + 1) * self.height // self.n_rows)
         x0, x1 = -(-j * self.width // self.n_cols), -(-(j + 1) * self.width // self.n_cols)
         return y0, y1, x0, x1
-
-
-def _check_parameters(n_segments, compactness, max_iter, color_space, seed) -> None:
-    if isinstance(n_segments, bool) or not isinstance(n_segments, numbers.Integral):
-        raise TypeError(f"n_segments must be an integer, e.g. 400; got {n_segments!r}.")
-    if n_segments < 1:
-        raise ValueError(
-            f"n_segments must be at least 1 (it is the approximate number of "
-            f"superpixels, e.g. 400); got {n_segments}."
-        )
-    if isinstance(compactness, bool) or not isinstance(compactness, numbers.Real):
-        raise TypeError(f"compactness must be a number, e.g. 10.0; got {compactness!r}.")
-    if not (compactness > 0 and math.isfinite(compactness)):
-        raise ValueError(
-            f"compactness must be a positive finite number (higher gives squarer "
-            f"superpixels; 10 suits CIELAB); got {compactness}."
-        )
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral):
-        raise TypeError(f"max_iter must be an integer, e.g. 10; got {max_iter!r}.")
-    if max_iter < 1:
-        raise ValueError(f"max_iter must be at least 1, e.g. 10; got {max_iter}.")
-    if color_space not in _COLOR_SPACES:
-        raise ValueError(f"color_space must be 'lab' or 'rgb'; got {color_space!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an integer; got {seed!r}.")
-
-
-def _as_rgb_alpha(image) -> tuple[np.ndarray, np.ndarray | None]:
-    """The (H, W, 3) uint8 RGB array and (H, W) bool alpha (or None) of ``image``."""
-    if hasattr(image, "rgb") and not isinstance(image, np.ndarray):
-        rgb, alpha = image.rgb, getattr(image, "alpha", None)
-    else:
-        rgb, alpha = image, None
-    if not isinstance(rgb, np.ndarray):
-        raise ImageError(
-            f"The image must be a NumPy array of shape (height, width, 3) and dtype uint8, "
-            f"or a kseg Image; got {type(rgb).__name__}."
-        )
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        hint = " Drop the alpha channel with rgba[..., :3]." if rgb.shape[-1:] == (4,) else ""
-        raise ImageError(
-            f"The image must have shape (height, width, 3) (RGB); got shape {rgb.shape}.{hint}"
-        )
-    if rgb.dtype != np.uint8:
-        raise ImageError(
-            f"The image must have dtype uint8 (values 0..255); got {rgb.dtype}. "
-            "Convert floats in 0..1 with (img * 255).round().astype(np.uint8)."
-        )
-    if rgb.shape[0] == 0 or rgb.shape[1] == 0:
-        raise ImageError(f"The image is empty (shape {rgb.shape}).")
-    rgb = np.ascontiguousarray(rgb)
-    if alpha is not None:
-        alpha = np.asarray(alpha)
-        if alpha.shape != rgb.shape[:2] or alpha.dtype != bool:
-            raise ImageError(
-                f"The alpha mask must be a bool array of shape {rgb.shape[:2]} (True where "
-                f"opaque) or None; got {alpha.dtype} of shape {alpha.shape}."
-            )
-        alpha = np.ascontiguousarray(alpha)
-    return rgb, alpha
 
 
 def _strips(height: int) -> list[tuple[int, int]]:

@@ -8,17 +8,25 @@ and a photo has 10^5 to 10^6 distinct colours instead of 10^7 pixels.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numba
 import numpy as np
 
-from kseg import spaces
+from kseg import _spaces
+from kseg._validation import as_rgb_alpha
 
-__all__ = ["ColorHistogram", "pack_rgb"]
+__all__ = ["COARSE_LEVELS", "COARSE_MIN_COLORS", "ColorFeatures", "ColorHistogram", "pack_rgb"]
 
 _N_KEYS = 1 << 24
+# Below this many distinct colours k-means runs on the exact colours directly.
+COARSE_MIN_COLORS = 20_000
+# Above, the attempts run on three coarse summaries, 16, 32 and 64 levels per channel:
+# different summaries lead k-means++ into different local optima (one summary alone
+# often lands every attempt in the same one).
+COARSE_LEVELS = (4, 5, 6)  # bits per channel
 
 
 class ColorHistogram:
@@ -27,7 +35,9 @@ class ColorHistogram:
     Build it once per image (``ColorHistogram.from_image``) and pass it to
     :func:`kseg.segment` or :func:`kseg.elbow` as often as you like: a new k, seed
     or colour space reuses it and never touches the pixels again until labels are
-    asked for. Treat it as read-only.
+    asked for. Everything is computed when it is made and nothing changes after:
+    every array is read-only, so one histogram can be shared between threads and
+    kept in a cache at the size it had when it was stored.
 
     Attributes
     ----------
@@ -39,32 +49,36 @@ class ColorHistogram:
         The distinct colours of the opaque pixels, in key order.
     counts : (M,) int64 ndarray
         How many opaque pixels have each colour.
+    weights : (M,) float64 ndarray
+        ``counts`` as floats: the k-means weight of each distinct colour.
     keys : (M,) int64 ndarray
         Each colour packed as ``R << 16 | G << 8 | B`` (sorted ascending).
+
+    Raises
+    ------
+    ImageError
+        If the pixels are not (H, W, 3) uint8 or ``alpha`` does not match them.
+    TypeError
+        If ``rgb`` is not an array.
     """
 
     def __init__(self, rgb: np.ndarray, alpha: np.ndarray | None = None):
-        rgb, alpha = _validate(rgb, alpha)
-        self.rgb = rgb
-        self.alpha = alpha
-        self.keys, self.counts = _count_colors(rgb, alpha)
-        self.colors = unpack_keys(self.keys)
-        self._cache: dict[str, object] = {}
-        self._lock = threading.RLock()
+        rgb, alpha = as_rgb_alpha(_Pixels(rgb, alpha))
+        self.rgb = _read_only(rgb)
+        self.alpha = None if alpha is None else _read_only(alpha)
+        keys, counts = _count_colors(rgb, alpha)
+        self.keys = _read_only(keys)
+        self.counts = _read_only(counts)
+        self.colors = _read_only(unpack_keys(keys))
+        self.weights = _read_only(counts.astype(np.float64))
 
     @classmethod
     def from_image(cls, image: Any) -> ColorHistogram:
         """Histogram of a kseg ``Image``, an (H, W, 3) uint8 array or an existing histogram."""
         if isinstance(image, ColorHistogram):
             return image
-        if isinstance(image, np.ndarray):
-            return cls(image)
-        if hasattr(image, "rgb"):
-            return cls(image.rgb, getattr(image, "alpha", None))
-        raise TypeError(
-            f"Expected a kseg Image, an (H, W, 3) uint8 array or a ColorHistogram, "
-            f"got {type(image).__name__}."
-        )
+        rgb, alpha = as_rgb_alpha(image)
+        return cls(rgb, alpha)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -81,27 +95,24 @@ class ColorHistogram:
         """Number of opaque pixels (the pixels that are clustered)."""
         return int(self.counts.sum())
 
-    @property
-    def weights(self) -> np.ndarray:
-        """``counts`` as float64: the k-means weight of each distinct colour."""
-        return self.cached("weights", lambda: self.counts.astype(np.float64))
-
     def features(self, color_space: str) -> np.ndarray:
-        """The distinct colours in ``color_space`` as (M, 3) float64, computed once."""
-        return self.cached(
-            f"features/{color_space}", lambda: spaces.to_features(self.colors, color_space)
-        )
+        """The distinct colours in ``color_space`` as (M, 3) float64 (computed each call)."""
+        return _read_only(_spaces.to_features(self.colors, color_space))
 
-    def cached(self, key: str, build):
-        """``build()`` computed once per histogram and kept (read-only) under ``key``."""
-        with self._lock:
-            found = self._cache.get(key)
-            if found is None:
-                found = build()
-                for array in found if isinstance(found, tuple) else (found,):
-                    array.setflags(write=False)
-                self._cache[key] = found
-            return found
+    def in_space(self, color_space: str) -> ColorFeatures:
+        """The distinct colours in ``color_space`` with the summaries k-means starts on.
+
+        Made anew on each call (tens of milliseconds for 10^5 colours): keep it and
+        pass it to :func:`kseg.segment` as ``features=`` to reuse it across calls.
+        """
+        space = _spaces.check_space(color_space)
+        points = self.features(space)
+        summaries: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+        if self.n_colors >= COARSE_MIN_COLORS:
+            summaries = tuple(
+                _coarse_summary(self.colors, self.weights, points, bits) for bits in COARSE_LEVELS
+            )
+        return ColorFeatures(space, self.n_colors, points, self.weights, summaries)
 
     def label_pixels(self, color_labels: np.ndarray) -> np.ndarray:
         """Give every pixel the label of its colour.
@@ -133,20 +144,76 @@ class ColorHistogram:
         """(h, w) int32 index into ``colors`` of each pixel of a nearest-neighbour preview.
 
         The longer side of the preview is at most ``max_side``; -1 marks transparent
-        pixels. Computed once per size and kept, so labelling a preview for a new
-        segmentation is a single gather: ``color_labels[index]``.
+        pixels. Labelling a preview for a segmentation is then a single gather,
+        ``color_labels[index]``: keep the index and pass it as ``index=`` to
+        :meth:`Segmentation.preview_labels` to relabel previews for many results.
         """
+        rows, cols = preview_grid(self.shape, max_side)
+        rgb = self.rgb[rows][:, cols]
+        table = np.empty(_N_KEYS + 1, dtype=np.int32)  # only present colours are read
+        table[self.keys] = np.arange(self.keys.size, dtype=np.int32)
+        table[_N_KEYS] = -1
+        alpha = None if self.alpha is None else self.alpha[rows][:, cols]
+        return _read_only(table[pack_rgb(rgb, alpha)])
 
-        def build():
-            rows, cols = preview_grid(self.shape, max_side)
-            rgb = self.rgb[rows][:, cols]
-            table = np.empty(_N_KEYS + 1, dtype=np.int32)  # only present colours are read
-            table[self.keys] = np.arange(self.keys.size, dtype=np.int32)
-            table[_N_KEYS] = -1
-            alpha = None if self.alpha is None else self.alpha[rows][:, cols]
-            return table[pack_rgb(rgb, alpha)]
 
-        return self.cached(f"preview/{int(max_side)}", build)
+@dataclass(frozen=True, eq=False)
+class ColorFeatures:
+    """A histogram's distinct colours in one colour space: what k-means runs on.
+
+    Made by :meth:`ColorHistogram.in_space`; complete when made, read-only after.
+
+    Attributes
+    ----------
+    color_space : str
+    n_colors : int
+        Distinct colours of the histogram it was made from.
+    points : (M, 3) float64 ndarray
+        Each distinct colour in ``color_space``.
+    weights : (M,) float64 ndarray
+        Each colour's pixel count.
+    summaries : tuple of ((C, 3) ndarray, (C,) ndarray)
+        For histograms of at least 20,000 colours: the colours averaged in RGB cells
+        of 16, 32 and 64 levels a side (points in ``color_space``, weights), coarsest
+        first; empty for fewer colours, which k-means runs on directly.
+    """
+
+    color_space: str
+    n_colors: int
+    points: np.ndarray
+    weights: np.ndarray
+    summaries: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+
+@dataclass(frozen=True)
+class _Pixels:
+    rgb: Any
+    alpha: Any
+
+
+def _coarse_summary(colors, weights, points, bits):
+    """The distinct colours averaged within RGB cells of 2^(8-bits) levels a side.
+
+    Returns (C, 3) points (the weighted mean of each non-empty cell) and (C,)
+    weights (the cell's pixel count).
+    """
+    c = (colors >> (8 - bits)).astype(np.intp)
+    cell = (c[:, 0] << (2 * bits)) | (c[:, 1] << bits) | c[:, 2]
+    size = 1 << (3 * bits)
+    wsum = np.bincount(cell, weights=weights, minlength=size)
+    used = np.flatnonzero(wsum)
+    out = np.empty((used.size, 3))
+    for j in range(3):
+        out[:, j] = np.bincount(cell, weights=weights * points[:, j], minlength=size)[used]
+    out /= wsum[used, None]
+    return _read_only(np.ascontiguousarray(out)), _read_only(np.ascontiguousarray(wsum[used]))
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only view: the caller's own array keeps its flags."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def preview_grid(shape: tuple[int, int], max_side: int) -> tuple[np.ndarray, np.ndarray]:
@@ -242,22 +309,3 @@ def unpack_keys(keys: np.ndarray) -> np.ndarray:
     colors[:, 1] = (keys >> 8) & 0xFF
     colors[:, 2] = keys & 0xFF
     return colors
-
-
-def _validate(rgb, alpha):
-    rgb = np.asarray(rgb)
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"Expected an (H, W, 3) RGB array, got shape {rgb.shape}.")
-    if rgb.dtype != np.uint8:
-        raise ValueError(
-            f"Expected uint8 RGB values, got {rgb.dtype}; convert with kseg.load_image."
-        )
-    if rgb.shape[0] == 0 or rgb.shape[1] == 0:
-        raise ValueError("The image has no pixels.")
-    if alpha is not None:
-        alpha = np.asarray(alpha, dtype=bool)
-        if alpha.shape != rgb.shape[:2]:
-            raise ValueError(f"alpha has shape {alpha.shape}, the image {rgb.shape[:2]}.")
-        if alpha.all():
-            alpha = None
-    return rgb, alpha
