@@ -37,7 +37,7 @@ from _common import cpu_name  # noqa: E402
 
 import kseg  # noqa: E402, F401  (imports the kseg.superpixels module)
 from kseg.samples import sample_path  # noqa: E402
-from kseg.superpixels import superpixels  # noqa: E402
+from kseg._superpixels import superpixels  # noqa: E402
 
 # The module, not the function: kseg's package exports a function of the same name.
 kseg_superpixels = sys.modules["kseg.superpixels"]
@@ -209,7 +209,7 @@ def first_call_seconds(cache_dir: str) -> tuple[float, float, float]:
         import numpy as np
         rgb = np.random.default_rng(0).integers(0, 256, (1224, 1632, 3), dtype=np.uint8)
         t0 = time.perf_counter()
-        from kseg.superpixels import superpixels
+        from kseg._superpixels import superpixels
         t1 = time.perf_counter()
         superpixels(rgb)
         t2 = time.perf_counter()

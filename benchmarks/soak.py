@@ -49,7 +49,7 @@ from browser_support import (  # noqa: E402
 )
 
 import kseg  # noqa: E402
-from kseg.cache import nbytes  # noqa: E402
+from kseg.dashboard.cache import nbytes  # noqa: E402
 
 FULL = {"changes": 300, "uploads": 20, "size": (4000, 3000)}
 QUICK = {"changes": 40, "uploads": 10, "size": (1200, 900)}

@@ -197,9 +197,16 @@ def superpixels(
     True
     """
     started = time.perf_counter()
-    n_segments = check_int("n_segments", n_segments, low=1)
-    compactness = check_number("compactness", compactness, strict=True)
-    max_iter = check_int("max_iter", max_iter, low=1)
+    n_segments = check_int(
+        "n_segments", n_segments, low=1, hint="the approximate number of superpixels, e.g. 400"
+    )
+    compactness = check_number(
+        "compactness",
+        compactness,
+        strict=True,
+        hint="higher gives squarer superpixels; 10 suits CIELAB",
+    )
+    max_iter = check_int("max_iter", max_iter, low=1, hint="iterations, e.g. 10")
     check_choice("color_space", color_space, _COLOR_SPACES)
     rgb, alpha = as_rgb_alpha(image)
     n_pixels = rgb.shape[0] * rgb.shape[1]

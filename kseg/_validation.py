@@ -31,26 +31,36 @@ INITS = ("k-means++", "random")
 EPS_ONLY_MAX_ITER = 100  # OpenCV's cap on updates when only EPS is given
 
 
-def check_int(name: str, value: Any, *, low: int, high: int | None = None) -> int:
-    """``value`` as an int within ``low..high``: TypeError if not whole, ValueError if out."""
+def check_int(
+    name: str, value: Any, *, low: int, high: int | None = None, hint: str = ""
+) -> int:
+    """``value`` as an int within ``low..high``: TypeError if not whole, ValueError if out.
+
+    ``hint`` (e.g. "the approximate number of superpixels, e.g. 400") is added to
+    each message in brackets.
+    """
+    why = f" ({hint})" if hint else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a whole number; got {value!r}.")
+        raise TypeError(f"{name} must be a whole number{why}; got {value!r}.")
     if value < low:
-        raise ValueError(f"{name} must be at least {low}; got {value}.")
+        raise ValueError(f"{name} must be at least {low}{why}; got {value}.")
     if high is not None and value > high:
-        raise ValueError(f"{name} must be at most {high}; got {value}.")
+        raise ValueError(f"{name} must be at most {high}{why}; got {value}.")
     return int(value)
 
 
-def check_number(name: str, value: Any, *, low: float = 0.0, strict: bool = False) -> float:
-    """``value`` as a finite float >= ``low`` (> ``low`` if ``strict``)."""
+def check_number(
+    name: str, value: Any, *, low: float = 0.0, strict: bool = False, hint: str = ""
+) -> float:
+    """``value`` as a finite float >= ``low`` (> ``low`` if ``strict``); ``hint`` as above."""
+    why = f" ({hint})" if hint else ""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number; got {value!r}.")
+        raise TypeError(f"{name} must be a number{why}; got {value!r}.")
     value = float(value)
     below = value <= low if strict else value < low
     if not math.isfinite(value) or below:
         bound = f"> {low:g}" if strict else f">= {low:g}"
-        raise ValueError(f"{name} must be a finite number {bound}; got {value}.")
+        raise ValueError(f"{name} must be a finite number {bound}{why}; got {value}.")
     return value
 
 

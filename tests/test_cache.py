@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import kseg
-from kseg.cache import MemoryCache, nbytes
+from kseg.dashboard.cache import MemoryCache, nbytes
 
 
 def block(n: int) -> np.ndarray:

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from kseg import ColorHistogram
-from kseg.histogram import pack_rgb, unpack_keys
+from kseg import ColorHistogram, ImageError
+from kseg._histogram import pack_rgb, unpack_keys
 
 
 def test_counts_distinct_colours():
@@ -57,24 +57,50 @@ def test_label_pixels_full_and_preview():
     np.testing.assert_array_equal(np.append(color_labels, -1)[index], [[5, 7, 7], [5, 7, 7]])
     hist2 = ColorHistogram(rgb, ~np.eye(4, 6, 1, dtype=bool))  # (1, 2) is transparent
     np.testing.assert_array_equal(hist2.preview_index(6)[1, 2], -1)
-    assert hist.preview_index(3) is index  # kept per size
+    assert not index.flags.writeable
+    np.testing.assert_array_equal(hist.preview_index(3), index)  # the same index each call
 
 
-def test_features_cached_and_read_only():
-    hist = ColorHistogram(np.full((2, 2, 3), 128, np.uint8))
-    lab = hist.features("lab")
-    assert hist.features("lab") is lab
-    assert not lab.flags.writeable
+def test_a_histogram_never_changes_after_it_is_made():
+    """Regression: the histogram filled a memo of tables as it was used, so a cache
+    holding it had to measure it again and again. Now all of it is made at once."""
+    rgb = np.full((2, 2, 3), 128, np.uint8)
+    hist = ColorHistogram(rgb)
+    before = dict(vars(hist))
+    for space in ("rgb", "lab", "hsv"):
+        hist.in_space(space)
+    hist.preview_index(1)
+    hist.label_pixels(np.zeros(hist.n_colors, np.int16))
+    assert vars(hist).keys() == before.keys()
+    assert all(vars(hist)[name] is value for name, value in before.items())
+    for name in ("rgb", "keys", "counts", "colors", "weights"):
+        assert not getattr(hist, name).flags.writeable, name
+    assert rgb.flags.writeable  # the caller's array keeps its flags
+    assert not hist.features("lab").flags.writeable
+
+
+def test_features_in_a_space_are_complete_when_made():
+    rng = np.random.default_rng(0)
+    many = rng.integers(0, 256, (300, 300, 3), dtype=np.uint8)  # ~90,000 distinct colours
+    features = ColorHistogram(many).in_space("lab")
+    assert features.color_space == "lab" and len(features.summaries) == 3
+    sizes = [points.shape[0] for points, _ in features.summaries]
+    assert sizes == sorted(sizes) and sizes[-1] <= features.n_colors
+    for points, weights in features.summaries:  # every summary holds every pixel's weight
+        assert weights.sum() == features.weights.sum() == 300 * 300
+        assert not points.flags.writeable and not weights.flags.writeable
+    few = ColorHistogram(np.full((2, 2, 3), 7, np.uint8)).in_space("rgb")
+    assert few.summaries == ()  # few colours: k-means runs on them directly
 
 
 @pytest.mark.parametrize(
     ("rgb", "match"),
     [
-        (np.zeros((2, 2), np.uint8), r"\(H, W, 3\)"),
+        (np.zeros((2, 2), np.uint8), r"shape \(height, width, 3\)"),
         (np.zeros((2, 2, 3), np.float32), "uint8"),
         (np.zeros((0, 2, 3), np.uint8), "no pixels"),
     ],
 )
 def test_bad_arrays(rgb, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ImageError, match=match):
         ColorHistogram(rgb)

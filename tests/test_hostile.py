@@ -54,7 +54,7 @@ from streamlit.testing.v1 import AppTest
 
 import kseg
 from kseg import export, figures
-from kseg.cache import MemoryCache
+from kseg.dashboard.cache import MemoryCache
 from kseg.cli import main as cli_main
 
 PAGE_K = 5  # the visitor's k, kept through every upload

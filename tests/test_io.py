@@ -17,9 +17,9 @@ import PIL.ImageFile
 import PIL.ImageOps
 import pytest
 
-import kseg.io
-from kseg.errors import ImageError
-from kseg.io import DEFAULT_MAX_PIXELS, SUPPORTED_FORMATS, Image, load_image, read_size
+import kseg._decode
+from kseg import ImageError
+from kseg import DEFAULT_MAX_PIXELS, SUPPORTED_FORMATS, Image, load_image, read_size
 
 RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
 
@@ -264,7 +264,7 @@ def test_other_colour_spaces_are_converted(mode):
 def test_hsv_pixels_are_converted():
     # No file format stores HSV, so this goes through the private decoder.
     hsv = PIL.Image.new("RGB", (2, 2), (200, 30, 60)).convert("HSV")
-    rgb, alpha, notes = kseg.io._pixels(hsv, io.BytesIO())
+    rgb, alpha, notes = kseg._decode._pixels(hsv, io.BytesIO())
     assert np.abs(rgb[0, 0].astype(int) - (200, 30, 60)).max() <= 3
     assert alpha is None and notes == ["HSV converted to RGB."]
 

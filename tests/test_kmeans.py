@@ -125,7 +125,6 @@ def test_comparable_with_cv2_kmeans():
     ("kwargs", "match"),
     [
         ({"k": 0}, "k must be at least 1"),
-        ({"k": 2.5}, "k must be a whole number"),
         ({"k": 50}, "need at least 50 points"),
         ({"k": 2, "init": "nope"}, "init must be one of"),
         ({"k": 2, "init": [[1, 2, 3]]}, r"shape \(2, 3\)"),
@@ -141,6 +140,23 @@ def test_bad_parameters_are_explained(kwargs, match):
     X = np.random.default_rng(0).normal(size=(10, 3))
     k = kwargs.pop("k")
     with pytest.raises(ValueError, match=match):
+        kmeans(X, k, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"k": 2.5}, "k must be a whole number"),
+        ({"k": 2, "attempts": "3"}, "attempts must be a whole number"),
+        ({"k": 2, "eps": "0.1"}, "eps must be a number"),
+        ({"k": 2, "criteria": 3}, "criteria must be one of"),
+        ({"k": 2, "init": object()}, "init must be one of"),
+    ],
+)
+def test_wrong_types_are_type_errors(kwargs, match):
+    X = np.random.default_rng(0).normal(size=(10, 3))
+    k = kwargs.pop("k")
+    with pytest.raises(TypeError, match=match):
         kmeans(X, k, **kwargs)
 
 

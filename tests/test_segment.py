@@ -7,7 +7,7 @@ import pytest
 import kseg
 from kseg import ColorHistogram, ImageError, segment
 from kseg.samples import sample_path
-from kseg.spaces import to_features
+from kseg._spaces import to_features
 
 QUADRANT_COLORS = [(220, 30, 30), (30, 200, 40), (20, 40, 210), (240, 240, 240)]
 
@@ -75,7 +75,7 @@ def test_histogram_engine_equals_per_pixel_lloyd(space):
         C = np.array([X[labels == j].mean(0) for j in range(5)])
     labels = ((X[:, None] - C[None]) ** 2).sum(2).argmin(1)
     compactness = ((X - C[labels]) ** 2).sum()
-    init = kseg.spaces.features_to_centers(start, space)
+    init = kseg._spaces.features_to_centers(start, space)
     seg = segment(rgb, 5, init=init, max_iter=15, eps=0, criteria="max_iter", color_space=space)
     assert seg.compactness == pytest.approx(compactness, rel=1e-9)
     # same partition (clusters are renumbered by size)
@@ -238,7 +238,7 @@ def test_opencv_engine_paints_like_the_recipe(coffee):
 @pytest.mark.parametrize("space", ["rgb", "lab"])
 def test_regions_then_colours(coffee, space):
     """Every superpixel goes whole into one cluster; compactness is over all pixels."""
-    from kseg.superpixels import superpixels
+    from kseg._superpixels import superpixels
 
     sp = superpixels(coffee, 300)
     seg = segment(coffee, 5, regions=sp, color_space=space)
@@ -254,7 +254,7 @@ def test_regions_then_colours(coffee, space):
 
 
 def test_regions_on_flat_quadrants_recover_them():
-    from kseg.superpixels import superpixels
+    from kseg._superpixels import superpixels
 
     rgb = quadrants(noise=5, size=120)
     seg = segment(rgb, 4, regions=superpixels(rgb, 36))
@@ -264,7 +264,7 @@ def test_regions_on_flat_quadrants_recover_them():
 
 
 def test_regions_must_match_the_image():
-    from kseg.superpixels import superpixels
+    from kseg._superpixels import superpixels
 
     sp = superpixels(quadrants(size=60), 16)
     with pytest.raises(ValueError, match="same image"):
