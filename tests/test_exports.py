@@ -60,6 +60,9 @@ def test_library_does_not_import_streamlit_or_plotly():
 
 
 def test_the_page_package_loads_both():
-    code = "import sys, kseg.dashboard.page; print('streamlit' in sys.modules, 'plotly' in sys.modules)"
+    code = (
+        "import sys, kseg.dashboard.page; "
+        "print('streamlit' in sys.modules, 'plotly' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True True"

@@ -54,8 +54,8 @@ from streamlit.testing.v1 import AppTest
 
 import kseg
 from kseg import export, figures
-from kseg.dashboard.cache import MemoryCache
 from kseg.cli import main as cli_main
+from kseg.dashboard.cache import MemoryCache
 
 PAGE_K = 5  # the visitor's k, kept through every upload
 PAGE_SPACE = "CIELAB"

@@ -18,8 +18,7 @@ import PIL.ImageOps
 import pytest
 
 import kseg._decode
-from kseg import ImageError
-from kseg import DEFAULT_MAX_PIXELS, SUPPORTED_FORMATS, Image, load_image, read_size
+from kseg import DEFAULT_MAX_PIXELS, SUPPORTED_FORMATS, Image, ImageError, load_image, read_size
 
 RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
 

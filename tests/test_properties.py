@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import kseg
-from kseg import _spaces as spaces
 from kseg import CRITERIA
+from kseg import _spaces as spaces
 
 SETTINGS = settings(
     max_examples=100,

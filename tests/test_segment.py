@@ -6,8 +6,8 @@ import pytest
 
 import kseg
 from kseg import ColorHistogram, ImageError, segment
-from kseg.samples import sample_path
 from kseg._spaces import to_features
+from kseg.samples import sample_path
 
 QUADRANT_COLORS = [(220, 30, 30), (30, 200, 40), (20, 40, 210), (240, 240, 240)]
 

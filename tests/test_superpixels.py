@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import warnings
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 
 from kseg import ImageError
-from kseg.samples import sample_path
 from kseg._superpixels import Superpixels, superpixels
+from kseg.samples import sample_path
 
 
 # ----------------------------------------------------------------------------- images

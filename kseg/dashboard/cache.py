@@ -1,10 +1,15 @@
-"""A cache bounded by the memory its values hold, for servers that keep results around.
+"""A cache bounded by the memory its values hold, for a server that keeps results around.
 
 A count of entries is the wrong bound for images: eight 25 MP photos hold five times
-what eight 5 MP photos do, and a colour histogram grows as it is used (each colour
-space and preview size adds its tables). :class:`MemoryCache` measures its values
-(numpy arrays, bytes and the objects around them) every time they are used and drops
-the least recently used until what it holds fits its budget.
+what eight 5 MP photos do. :class:`MemoryCache` measures each value once, when it is
+stored (values never change afterwards: kseg's results are immutable), and drops the
+least recently used until what it holds fits its budget.
+
+A value may be stored with an *owner*, the entry it was made from (a segmentation of a
+photo, owned by the decoded photo). It is then measured without what the owner holds
+(a segmentation points at the photo's histogram: counting it again would charge the
+photo's weight to every result), it lives no longer than the owner (so a result never
+keeps a dropped photo alive), and using it counts as using the owner too.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import threading
 import time
 import types
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, TypeVar
 
 import numpy as np
@@ -43,19 +48,25 @@ def nbytes(value: Any) -> int:
     >>> nbytes([a, a]) < 2000
     True
     """
+    return _measure(value, frozenset())[0]
+
+
+def _measure(value: Any, exclude: frozenset[int]) -> tuple[int, set[int]]:
+    """``nbytes(value)`` without the objects whose ids are in ``exclude``, and the ids
+    of the objects it reached (those already in ``exclude`` are not followed)."""
     seen: set[int] = set()
     total = 0
     stack = [value]
     while stack:
         obj = stack.pop()
-        if id(obj) in seen:
+        if id(obj) in seen or id(obj) in exclude:
             continue
         seen.add(id(obj))
         if isinstance(obj, np.ndarray):
             base = obj
             while isinstance(base.base, np.ndarray):
                 base = base.base
-            if base is obj or id(base) not in seen:
+            if id(base) not in exclude and (base is obj or id(base) not in seen):
                 seen.add(id(base))
                 total += base.nbytes  # the outermost array: the whole buffer
             continue
@@ -75,14 +86,17 @@ def nbytes(value: Any) -> int:
             stack.extend(getattr(obj, f.name, None) for f in dataclasses.fields(obj))
         else:
             stack.extend(getattr(obj, "__dict__", {}).values())
-    return total
+    return total, seen
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class _Entry:
     value: Any
     size: int
     created: float
+    owner: Hashable | None
+    held: frozenset[int]  # ids of the objects this value and its owners hold
+    children: set[Hashable] = dataclasses.field(default_factory=set)
 
 
 class MemoryCache:
@@ -91,17 +105,16 @@ class MemoryCache:
     Parameters
     ----------
     max_bytes : int
-        The budget. Values are measured with :func:`nbytes` when stored and again
-        each time they are used (a value may grow, as a histogram's tables do); the
-        least recently used are dropped until the rest fit. The value just used is
-        always kept, even alone over the budget, so that its caller's next use hits.
+        The budget. Each value is measured once, when stored (:func:`nbytes`, without
+        what its owner holds); the least recently used go first until the rest fit.
+        The value just stored is always kept, even alone over the budget, so that
+        its caller's next use hits.
     ttl : float, optional
         Seconds a value lives after it was computed; None keeps it until evicted.
-    sizeof : callable, optional
-        How a value is measured (default :func:`nbytes`).
 
     Each key is computed once: callers asking for a key being computed wait for it.
     An exception from ``compute`` is raised to its caller and nothing is stored.
+    Treat the values as read-only: they are shared by every caller.
 
     Examples
     --------
@@ -117,7 +130,6 @@ class MemoryCache:
         max_bytes: int,
         ttl: float | None = None,
         *,
-        sizeof: Callable[[Any], int] = nbytes,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_bytes <= 0:
@@ -126,17 +138,20 @@ class MemoryCache:
             raise ValueError(f"ttl must be positive seconds or None, got {ttl}.")
         self.max_bytes = int(max_bytes)
         self.ttl = ttl
-        self._sizeof = sizeof
         self._clock = clock
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self._computing: dict[Hashable, threading.Lock] = {}
-        self._touched: set[Hashable] = set()  # used since the last shrink()
         self.hits = self.misses = self.evictions = 0
 
-    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """The value stored under ``key``, or ``compute()`` stored and returned."""
+    def get(self, key: Hashable, compute: Callable[[], T], *, owner: Hashable | None = None) -> T:
+        """The value stored under ``key``, or ``compute()`` stored and returned.
+
+        ``owner`` is the key of the entry the value is made from. When that entry is
+        not in the cache (it was just dropped), the value is computed and returned
+        but not stored: it could not be measured apart from what the owner holds.
+        """
         found, value = self._lookup(key)
         if found:
             return value
@@ -150,7 +165,7 @@ class MemoryCache:
                 value = compute()
                 with self._lock:
                     self.misses += 1
-                    self._store(key, value)
+                    self._store(key, value, owner)
             finally:
                 with self._lock:
                     self._computing.pop(key, None)
@@ -167,33 +182,14 @@ class MemoryCache:
 
     @property
     def nbytes(self) -> int:
-        """Bytes held by the stored values, as last measured."""
+        """Bytes held by the stored values, as measured when they were stored."""
         with self._lock:
             return self._bytes
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self._touched.clear()
             self._bytes = 0
-
-    def shrink(self) -> None:
-        """Measure again the values used since the last call, drop the expired ones, then
-        the least recently used until the rest fit (the most recent stays).
-
-        Call it when work that used the cache ends: a value that grew after it was
-        stored or fetched (a histogram filling its tables) then counts at its size now.
-        """
-        with self._lock:
-            for key in [k for k, e in self._entries.items() if self._expired(e)]:
-                self._drop(key)
-            for key in self._touched & self._entries.keys():
-                entry = self._entries[key]
-                size = self._sizeof(entry.value)
-                self._bytes += size - entry.size
-                entry.size = size
-            self._touched.clear()
-            self._evict(keep=next(reversed(self._entries), None))
 
     # -- with self._lock held
     def _lookup(self, key: Hashable) -> tuple[bool, Any]:
@@ -205,35 +201,54 @@ class MemoryCache:
                 self._drop(key)
                 return False, None
             self.hits += 1
-            self._touched.add(key)
-            self._entries.move_to_end(key)
-            size = self._sizeof(entry.value)
-            self._bytes += size - entry.size
-            entry.size = size
-            self._evict(keep=key)
+            self._touch(key)
             return True, entry.value
 
-    def _store(self, key: Hashable, value: Any) -> None:
+    def _store(self, key: Hashable, value: Any, owner: Hashable | None) -> None:
         if key in self._entries:
             self._drop(key)
-        size = self._sizeof(value)
-        self._touched.add(key)
-        self._entries[key] = _Entry(value, size, self._clock())
+        parent = None if owner is None else self._entries.get(owner)
+        if owner is not None and (parent is None or self._expired(parent)):
+            return  # its owner is gone: not measurable apart from it, so not kept
+        exclude = parent.held if parent is not None else frozenset()
+        size, reached = _measure(value, exclude)
+        self._entries[key] = _Entry(value, size, self._clock(), owner, exclude | reached)
+        if parent is not None:
+            parent.children.add(key)
         self._bytes += size
-        self._evict(keep=key)
+        self._touch(key)
+        self._evict(keep=set(self._lineage(key)))
 
-    def _evict(self, keep: Hashable | None) -> None:
-        for key in [k for k, e in self._entries.items() if self._expired(e) and k != keep]:
-            self._drop(key)
+    def _touch(self, key: Hashable) -> None:
+        """Mark ``key`` and its owners as just used (owners first, then the value)."""
+        for k in reversed(list(self._lineage(key))):
+            self._entries.move_to_end(k)
+
+    def _lineage(self, key: Hashable) -> Iterable[Hashable]:
+        while key is not None and key in self._entries:
+            yield key
+            key = self._entries[key].owner
+
+    def _evict(self, keep: set[Hashable]) -> None:
+        for key in [k for k, e in self._entries.items() if self._expired(e) and k not in keep]:
+            if key in self._entries:
+                self._drop(key)
         while self._bytes > self.max_bytes:
-            oldest = next(iter(self._entries), None)
-            if oldest is None or oldest == keep:
+            oldest = next((k for k in self._entries if k not in keep), None)
+            if oldest is None:
                 break
             self._drop(oldest)
             self.evictions += 1
 
     def _drop(self, key: Hashable) -> None:
-        self._bytes -= self._entries.pop(key).size
+        """Forget ``key`` and everything it owns."""
+        entry = self._entries.pop(key)
+        self._bytes -= entry.size
+        for child in entry.children:
+            if child in self._entries:
+                self._drop(child)
+        if entry.owner is not None and entry.owner in self._entries:
+            self._entries[entry.owner].children.discard(key)
 
     def _expired(self, entry: _Entry) -> bool:
         return self.ttl is not None and self._clock() - entry.created > self.ttl

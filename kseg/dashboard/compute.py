@@ -1,0 +1,244 @@
+"""The page's cached calls into kseg: a chain keyed on the image's digest and plain values.
+
+    bytes -> load() -> Loaded (Image, ColorHistogram, display copy)
+          -> color_features(space), preview_index(side)     tables made once per photo
+          -> segmentation(params) -> segmented_png(side), elbow_curve(), ...
+
+Every result is kept in the server's one memory budget (server.results_cache) and is
+owned by the photo it was made from: it is measured without the photo, dropped with
+it, and never changes after it is stored. Parameters named with a leading underscore
+are not part of the key (as with st.cache_resource); the digest and plain values
+before them are.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+from collections.abc import Callable, Hashable
+
+import numpy as np
+
+import kseg
+from kseg import _spaces, export
+from kseg._histogram import preview_grid
+from kseg.dashboard import server
+from kseg.dashboard.state import (
+    ELBOW_ATTEMPTS,
+    MAX_PIXELS,
+    PREVIEW_SIDE,
+    Loaded,
+    Params,
+    SuperpixelParams,
+)
+
+
+def kept(owner: Callable[..., Hashable] | None = None) -> Callable[[Callable], Callable]:
+    """Keep a function's results in the server's cache, keyed on its name and arguments.
+
+    ``owner(**arguments)`` gives the key of the entry each result is made from (see
+    MemoryCache); results are shared by every session: treat them as read-only.
+    """
+
+    def decorate(function: Callable) -> Callable:
+        signature = inspect.signature(function)
+        keyed = [name for name in signature.parameters if not name.startswith("_")]
+
+        @functools.wraps(function)
+        def cached(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs).arguments
+            key = (function.__name__, *(bound[name] for name in keyed))
+            return server.results_cache().get(
+                key,
+                lambda: function(*args, **kwargs),
+                owner=None if owner is None else owner(**bound),
+            )
+
+        return cached
+
+    return decorate
+
+
+def _photo(digest: str, **_) -> Hashable:
+    """The key of load(digest): the owner of everything made from that photo."""
+    return ("load", digest)
+
+
+def _small_photo(digest: str, sp: SuperpixelParams, **_) -> Hashable:
+    """The key of superpixel_input(digest, sp.side): the owner of the superpixel results."""
+    return ("superpixel_input", digest, sp.side)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@kept()
+def load(digest: str, _data: bytes) -> Loaded:
+    """Decode and count colours once per image (keyed on the digest of its bytes).
+
+    Raises kseg.ImageError for files that cannot be used, which is not cached.
+    """
+    with server.decode_slots():
+        image = kseg.load_image(_data, max_pixels=MAX_PIXELS)
+        hist = kseg.ColorHistogram.from_image(image)
+    if hist.n_colors == 0:
+        raise kseg.ImageError(
+            "Every pixel of this image is fully transparent, so there is nothing to segment."
+        )
+    small = kseg.downscale(image.rgb, image.alpha, PREVIEW_SIDE)
+    if image.has_alpha:
+        preview = export.encode_png(small, compression=1)
+    else:
+        preview = export.encode_jpeg(small)
+    return Loaded(image=image, hist=hist, preview=preview)
+
+
+@kept(owner=_photo)
+def color_features(digest: str, color_space: str, _hist: kseg.ColorHistogram):
+    """The photo's distinct colours in one colour space, for every k and seed there."""
+    return _hist.in_space(color_space)
+
+
+@kept(owner=_photo)
+def preview_index(digest: str, side: int, _hist: kseg.ColorHistogram) -> np.ndarray:
+    """Each preview pixel's colour: a new result's preview is then one gather."""
+    return _hist.preview_index(side)
+
+
+@kept(owner=_photo)
+def segmentation(digest: str, params: Params, _hist: kseg.ColorHistogram) -> kseg.Segmentation:
+    """kseg.segment, once per image and parameters."""
+    options = segment_options(params)
+    if params.engine == "opencv":
+        return server.run_opencv(lambda: kseg.segment(_hist, params.k, **options))
+    features = color_features(digest, params.color_space, _hist)
+    return kseg.segment(_hist, params.k, features=features, **options)
+
+
+@kept(owner=_photo)
+def segmented_png(digest: str, params: Params, max_side: int, _hist) -> bytes:
+    """The segmented image at display size, as a palette PNG (flat colours stay flat)."""
+    seg = segmentation(digest, params, _hist)
+    index = preview_index(digest, max_side, _hist) if max(_hist.shape) > max_side else None
+    return export.segmented_png(seg, max_side, index=index)
+
+
+@kept(owner=_photo)
+def elbow_curve(digest: str, ks: tuple[int, int], color_space: str, seed: int, _hist) -> dict:
+    """Compactness for k = ks[0]..ks[1] with a few attempts each."""
+    low, high = ks
+    return kseg.elbow(
+        _hist, range(low, high + 1), attempts=ELBOW_ATTEMPTS, color_space=color_space, seed=seed
+    )
+
+
+@kept(owner=_photo)
+def default_centres(digest: str, k: int, _hist) -> tuple[str, ...]:
+    """k colours spread over the image (a quick k-means++), as #rrggbb."""
+    features = color_features(digest, "rgb", _hist)
+    seg = kseg.segment(_hist, k, attempts=1, seed=0, features=features)
+    hexes = [e.hex for e in seg.palette()]
+    for i in range(len(hexes), k):  # fewer distinct colours than k: pad with greys
+        level = round(255 * i / max(k - 1, 1))
+        hexes.append(f"#{level:02x}{level:02x}{level:02x}")
+    return tuple(hexes)
+
+
+@kept(owner=_photo)
+def superpixel_input(digest: str, side: int, _loaded: Loaded) -> kseg.ColorHistogram:
+    """The photo at most `side` pixels on its longer side, with its colour histogram.
+
+    Superpixels, regions then colours and the tab's pictures all work on this one
+    image, so their labels line up pixel for pixel with what is shown.
+    """
+    image = _loaded.image
+    if max(image.shape) <= side:
+        return _loaded.hist
+    if image.alpha is None:
+        # Area averaging, as for the Original preview: smooth, and no aliasing for SLIC.
+        return kseg.ColorHistogram(kseg.downscale(image.rgb, None, side))
+    # Nearest neighbour keeps transparency exact and mixes in no hidden colour.
+    rows, cols = preview_grid(image.shape, side)
+    return kseg.ColorHistogram(image.rgb[rows][:, cols], image.alpha[rows][:, cols])
+
+
+@kept(owner=_small_photo)
+def superpixel_regions(
+    digest: str, sp: SuperpixelParams, _hist: kseg.ColorHistogram
+) -> kseg.Superpixels:
+    """kseg.superpixels of superpixel_input(), once per image and settings."""
+    n_pixels = _hist.shape[0] * _hist.shape[1]
+    return kseg.superpixels(_hist, min(sp.n_segments, n_pixels), compactness=sp.compactness)
+
+
+@kept(owner=_small_photo)
+def superpixel_picture(
+    digest: str, sp: SuperpixelParams, fill: bool, _hist: kseg.ColorHistogram
+) -> tuple[bytes, str]:
+    """The superpixels as an encoded picture and its format ("PNG" or "JPEG").
+
+    Each region in its mean colour (PNG: flat colours stay flat), or the boundaries
+    over the photo (JPEG); PNG with the alpha channel when there are transparent pixels.
+    """
+    regions = superpixel_regions(digest, sp, _hist)
+    pixels = regions.mean_color_image() if fill else regions.overlay()
+    if _hist.alpha is not None:
+        rgba = np.dstack([pixels, _hist.alpha.astype(np.uint8) * 255])
+        return export.encode_png(rgba, compression=1), "PNG"
+    if fill:
+        return export.encode_png(pixels, compression=1), "PNG"
+    return export.encode_jpeg(pixels, quality=95), "JPEG"
+
+
+@kept(owner=_small_photo)
+def region_segmentation(
+    digest: str, sp: SuperpixelParams, params: Params, _hist: kseg.ColorHistogram
+) -> kseg.Segmentation:
+    """Regions then colours: kseg.segment over the superpixels."""
+    regions = superpixel_regions(digest, sp, _hist)
+    return kseg.segment(_hist, params.k, regions=regions, **segment_options(params))
+
+
+@kept(owner=_small_photo)
+def region_segmented_png(
+    digest: str, sp: SuperpixelParams, params: Params, _hist: kseg.ColorHistogram
+) -> bytes:
+    """The regions-then-colours image at the superpixels' size, as a palette PNG."""
+    return export.segmented_png(region_segmentation(digest, sp, params, _hist))
+
+
+def segment_options(params: Params) -> dict:
+    """kseg.segment's keyword arguments for `params` (custom centres read in its space)."""
+    init = params.init
+    if not isinstance(init, str):
+        init = centres_in_space(init, params.color_space)
+    return {
+        "init": init,
+        "attempts": params.attempts,
+        "max_iter": params.max_iter,
+        "eps": params.eps,
+        "criteria": params.criteria,
+        "color_space": params.color_space,
+        "seed": params.seed,
+        "engine": params.engine,
+    }
+
+
+def centres_in_space(hexes: tuple[str, ...], color_space: str) -> np.ndarray:
+    """#rrggbb colours as centres in `color_space`, the way kseg.segment reads them."""
+    rgb = np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in hexes], np.uint8)
+    return _spaces.features_to_centers(_spaces.to_features(rgb, color_space), color_space)
+
+
+def comparable(params: Params) -> Params:
+    """Parameters that make sense for any k: the kseg engine, and k-means++ for custom."""
+    init = params.init if isinstance(params.init, str) else "k-means++"
+    max_iter = params.max_iter if isinstance(params.init, str) else 20
+    return params._replace(init=init, engine="histogram", max_iter=max_iter)
+
+
+def mask_png(seg: kseg.Segmentation, clusters: list[int]) -> bytes:
+    """The chosen clusters' full-resolution mask: white inside, black elsewhere."""
+    return export.encode_png(seg.mask(clusters).astype(np.uint8) * 255)

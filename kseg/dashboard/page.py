@@ -1,0 +1,78 @@
+"""The page frame: its config and title, the sidebar, the segmentation, the list of tabs.
+
+A rerun reads the sidebar's plain values, fetches (or computes) the cached results
+in kseg.dashboard.compute, and draws only the open tab: hidden tabs do not run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+import kseg
+from kseg.dashboard import compute, server, sidebar
+from kseg.dashboard.state import Keys, View
+from kseg.dashboard.tabs import compare, downloads, isolate, segment, superpixels
+from kseg.dashboard.text import plain
+
+# The tabs in order. Add a tab by adding a module with render(view) and a pair here.
+TABS: list[tuple[str, Callable[[View], None]]] = [
+    ("Segment", segment.render),
+    ("Compare", compare.render),
+    ("Isolate", isolate.render),
+    ("Downloads", downloads.render),
+    ("Superpixels", superpixels.render),
+]
+
+
+def run() -> None:
+    """One run of the page, then the memory it freed goes back to the system."""
+    try:
+        main()
+    finally:
+        server.give_back_memory()
+
+
+def main() -> None:
+    st.set_page_config(
+        page_title="kseg: k-means colour segmentation",
+        page_icon=":material/palette:",
+        layout="wide",
+        initial_sidebar_state="expanded",
+    )
+    st.title("kseg: colour segmentation by k-means")
+    st.caption(
+        "Groups the pixels of a photo into k colours. Upload a photo or pick a sample in "
+        "the sidebar, then change k and the other settings: the result follows at once."
+    )
+    with st.spinner("Starting the k-means engine (once per server)..."):
+        server.warm_up()
+
+    source = sidebar.image_ui()
+    with st.spinner("Reading the photo..."):
+        loaded = compute.load(source.digest, source.data)  # a cache hit unless evicted
+    sidebar.describe_source(source, loaded.image)
+    params = sidebar.controls_ui(source, loaded)
+    params = sidebar.opencv_gate_ui(source, loaded, params)
+    try:
+        with st.spinner(f"Segmenting into {params.k} colours...", show_time=True):
+            try:
+                seg = compute.segmentation(source.digest, params, loaded.hist)
+            except server.OpenCVUnavailable as busy:
+                st.warning(
+                    f"{busy} The page shows the kseg engine's result.",
+                    icon=":material/hourglass_disabled:",
+                )
+                params = params._replace(engine="histogram")
+                seg = compute.segmentation(source.digest, params, loaded.hist)
+    except (kseg.ImageError, ValueError) as err:
+        st.error(f"This segmentation could not run. {plain(str(err))}")
+        st.stop()
+    view = View(source, loaded, params, seg)
+
+    tabs = st.tabs([name for name, _ in TABS], key=Keys.TAB, bind="query-params")
+    for tab, (_, render) in zip(tabs, TABS, strict=True):
+        if tab.open is not False:
+            with tab:
+                render(view)

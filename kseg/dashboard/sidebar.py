@@ -1,0 +1,346 @@
+"""The sidebar: the image on show and the clustering settings, as plain values.
+
+``image_ui`` returns the Source to show, ``controls_ui`` the Params to segment it
+with, and ``opencv_gate_ui`` what may run now when the OpenCV engine is asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+import kseg
+from kseg.dashboard import compute
+from kseg.dashboard.state import (
+    CRITERIA,
+    CRITERIA_CAPTIONS,
+    ENGINE_CAPTIONS,
+    ENGINES,
+    INITS,
+    K_DEFAULT,
+    K_MAX,
+    K_MIN,
+    MAX_PIXELS,
+    SPACE_CAPTIONS,
+    SPACES,
+    THUMB_SIDE,
+    UPLOAD_TYPES,
+    Keys,
+    Loaded,
+    Params,
+    Source,
+)
+from kseg.dashboard.text import format_seconds, plain
+from kseg.samples import SAMPLES
+
+LOG = logging.getLogger("kseg.app")
+SAMPLES_BY_NAME = {s.name: s for s in SAMPLES}
+# cv2.kmeans costs about this many nanoseconds per pixel x centre x update on a 2-core
+# cloud machine (measured on the retina sample, 1 MP; k-means++ and random alike).
+OPENCV_NS_PER_STEP = 6.0
+OPENCV_CONFIRM_SECONDS = 2.0  # above this an OpenCV run waits for a click
+OPENCV_MAX_SECONDS = 300.0  # above this it is refused: too long for a shared server
+
+
+def image_ui() -> Source:
+    """The uploader and the sample picker; returns the image to show.
+
+    The last good choice wins: a new good upload replaces the image, a sample picked
+    afterwards replaces the upload, and a bad upload changes nothing but shows why.
+    Emptying the uploader changes nothing either: Streamlit reruns with no file while
+    one upload replaces another, and that must not drop the photo on show.
+    """
+    state = st.session_state
+    with st.sidebar:
+        st.header("Image")
+        upload = st.file_uploader(
+            "Upload a photo",
+            type=UPLOAD_TYPES,
+            key=Keys.UPLOAD,
+            help=f"JPEG, PNG, WebP, BMP, TIFF or GIF, up to {MAX_PIXELS // 1_000_000} "
+            "megapixels. It is kept on the server only while this page is open.",
+        )
+        name = st.selectbox(
+            "Or a sample photo",
+            list(SAMPLES_BY_NAME),
+            key=Keys.SAMPLE,
+            bind="query-params",
+            on_change=_prefer_sample,
+        )
+        sample = SAMPLES_BY_NAME[name]
+        st.caption(f"{sample.title}. Photo: {sample.credit}, {sample.licence}.")
+        current = state.get(Keys.SOURCE)
+        if current is not None and current.kind == "upload":
+            st.button(
+                f"Show the {name} sample instead of your photo",
+                key=Keys.SHOW_SAMPLE,
+                on_click=_prefer_sample,
+                icon=":material/photo_library:",
+                type="tertiary",
+            )
+        gallery_ui()
+
+    if upload is None:
+        state[Keys.UPLOAD_ID] = None
+        state[Keys.UPLOAD_ERROR] = None
+    elif upload.file_id != state.get(Keys.UPLOAD_ID):
+        state[Keys.UPLOAD_ID] = upload.file_id
+        data = upload.getvalue()
+        candidate = Source("upload", "upload", compute.digest(data), data)
+        try:
+            with st.spinner("Reading your photo..."):
+                compute.load(candidate.digest, candidate.data)
+        except kseg.ImageError as err:
+            state[Keys.UPLOAD_ERROR] = str(err)
+        except Exception:  # a bug or a lack of memory: the visitor still keeps their page
+            LOG.exception("Unexpected failure reading an upload")
+            state[Keys.UPLOAD_ERROR] = "Reading it failed unexpectedly; try another file."
+        else:
+            state[Keys.UPLOAD_ERROR] = None
+            state[Keys.SOURCE] = candidate
+    if upload is not None and state.get(Keys.UPLOAD_ERROR):
+        st.error(
+            f"That file could not be used. {plain(state['_upload_error'])}\n\n"
+            "The page still shows the previous image.",
+            icon=":material/error:",
+        )
+
+    source = state.get(Keys.SOURCE) or sample_source(name)
+    if source.digest != state.get(Keys.DIGEST):
+        _forget_image_widgets()
+        state[Keys.DIGEST] = source.digest
+    return source
+
+
+def gallery_ui() -> None:
+    """Thumbnails of the samples, each with its credit and a button to use it."""
+    with st.expander("Browse the samples"):
+        for sample in SAMPLES:
+            st.image(thumbnail(sample.name), caption=f"{sample.title}")
+            st.caption(f"{sample.credit}, {sample.licence}")
+            st.button(
+                f"Use {sample.name}",
+                key=Keys.use_sample(sample.name),
+                on_click=_use_sample,
+                args=(sample.name,),
+                width="stretch",
+            )
+
+
+def describe_source(source: Source, image: kseg.Image) -> None:
+    size = f"{image.width:,} x {image.height:,} px"
+    if source.kind == "sample":
+        sample = SAMPLES_BY_NAME[source.name]
+        st.markdown(
+            f"**{plain(sample.title)}** ({size}), photo by {plain(sample.credit)}, "
+            f"{plain(sample.licence)}."
+        )
+    else:
+        st.markdown(f"**Your photo** ({image.format or 'image'}, {size}).")
+
+
+def _prefer_sample() -> None:
+    st.session_state[Keys.SOURCE] = None
+
+
+def _use_sample(name: str) -> None:
+    st.session_state[Keys.SAMPLE] = name
+    st.session_state[Keys.SOURCE] = None
+
+
+def _forget_image_widgets() -> None:
+    """A new image: custom centres and cluster choices made for the old one start afresh."""
+    for key in Keys.per_image():
+        st.session_state.pop(key, None)
+
+
+def controls_ui(source: Source, loaded: Loaded) -> Params:
+    """The clustering settings in the sidebar; every one is kept in the page's URL."""
+    with st.sidebar:
+        st.header("Clustering")
+        k = st.slider(
+            "k (number of colours)",
+            K_MIN,
+            K_MAX,
+            K_DEFAULT,
+            key=Keys.K,
+            bind="query-params",
+            help="How many colours the photo is reduced to.",
+        )
+        init = st.radio(
+            "Initialisation",
+            INITS,
+            key=Keys.INIT,
+            bind="query-params",
+            horizontal=True,
+            help="How the centres start: k-means++ spreads them over the colours, random "
+            "picks pixels at random, custom starts from colours you choose.",
+        )
+        fixed = False
+        if init == "custom":
+            init, fixed = custom_centres_ui(source, loaded, k)
+        attempts = st.number_input(
+            "Attempts",
+            1,
+            50,
+            10,
+            key=Keys.ATTEMPTS,
+            bind="query-params",
+            disabled=init not in ("k-means++", "random"),
+            help="Independent starts; the most compact result wins. Custom centres start once.",
+        )
+        criteria = st.radio(
+            "Stop criteria",
+            CRITERIA,
+            key=Keys.CRITERIA,
+            bind="query-params",
+            captions=CRITERIA_CAPTIONS,
+        )
+        left, right = st.columns(2)
+        eps = left.number_input(
+            "eps",
+            0.0,
+            100.0,
+            0.1,
+            step=0.05,
+            format="%.3f",
+            key=Keys.EPS,
+            bind="query-params",
+            disabled=criteria == "max_iter",
+            help="Stop once no centre moves more than this (in the colour space's units).",
+        )
+        max_iter = right.number_input(
+            "max_iter",
+            1,
+            300,
+            20,
+            key=Keys.MAX_ITER,
+            bind="query-params",
+            disabled=criteria == "eps",
+            help="Most centre updates per attempt.",
+        )
+        space = st.radio(
+            "Colour space",
+            list(SPACES),
+            key=Keys.SPACE,
+            bind="query-params",
+            captions=SPACE_CAPTIONS,
+        )
+        seed = st.number_input(
+            "Seed",
+            0,
+            2**31 - 1,
+            0,
+            key=Keys.SEED,
+            bind="query-params",
+            help="Seeds the random starts: the same seed gives the same result.",
+        )
+        engine = st.radio(
+            "Engine",
+            list(ENGINES),
+            key=Keys.ENGINE,
+            bind="query-params",
+            captions=ENGINE_CAPTIONS,
+        )
+        if fixed:
+            max_iter = 0
+        st.divider()
+        st.caption(
+            "The address bar keeps these settings: copy it to share this view. "
+            "Uploaded photos are not part of the link."
+        )
+    return Params(
+        k=int(k),
+        init=init,
+        attempts=int(attempts),
+        max_iter=int(max_iter),
+        eps=float(eps),
+        criteria=criteria,
+        color_space=SPACES[space],
+        seed=int(seed),
+        engine=ENGINES[engine],
+    )
+
+
+def custom_centres_ui(source: Source, loaded: Loaded, k: int) -> tuple[tuple[str, ...], bool]:
+    """One colour picker per cluster, starting from the photo's colours; and "keep fixed"."""
+    defaults = compute.default_centres(source.digest, k, loaded.hist)
+    st.caption("Starting colours, one per cluster (they start from the photo's own colours).")
+    columns = st.columns(4)
+    colours = []
+    for i in range(k):
+        colours.append(
+            columns[i % 4].color_picker(
+                f"Centre {i + 1}", defaults[i], key=Keys.centre(i + 1), bind="query-params"
+            )
+        )
+    fixed = st.checkbox(
+        "Keep these colours fixed",
+        key=Keys.FIXED,
+        bind="query-params",
+        help="Map every pixel to the nearest of these colours without moving them "
+        "(max_iter = 0): apply a palette as it is.",
+    )
+    return tuple(c.lower() for c in colours), fixed
+
+
+def opencv_gate_ui(source: Source, loaded: Loaded, params: Params) -> Params:
+    """Say what an OpenCV run will cost; big ones wait for a click.
+
+    Returns the parameters to run now: the kseg engine's while an OpenCV run waits.
+    """
+    if params.engine != "opencv":
+        return params
+    seconds = opencv_estimate(loaded.hist.n_opaque, params)
+    fallback = params._replace(engine="histogram")
+    cost = (
+        f"cv2.kmeans works on all {loaded.hist.n_opaque:,} pixels: about {k_steps(params)} "
+        f"passes of {params.k} distance computations each, up to about "
+        f"{format_seconds(seconds)} here."
+    )
+    if seconds > OPENCV_MAX_SECONDS:
+        st.warning(
+            f"{cost} That is too long for this shared server, so the page shows the kseg "
+            "engine's result. Lower k, attempts or max_iter to run OpenCV.",
+            icon=":material/hourglass_disabled:",
+        )
+        return fallback
+    if seconds <= OPENCV_CONFIRM_SECONDS:
+        return params
+    key = (source.digest, params)
+    if st.session_state.get(Keys.OPENCV_OK) == key:
+        return params
+    st.warning(
+        f"{cost} The page shows the kseg engine's result until you start it; the page "
+        "cannot be used while it runs.",
+        icon=":material/hourglass_top:",
+    )
+    if st.button(f"Run cv2.kmeans (about {format_seconds(seconds)})", key=Keys.RUN_OPENCV):
+        st.session_state[Keys.OPENCV_OK] = key
+        return params
+    return fallback
+
+
+def opencv_estimate(n_pixels: int, params: Params) -> float:
+    """Seconds cv2.kmeans may take for these parameters (an upper estimate)."""
+    return n_pixels * params.k * k_steps(params) * OPENCV_NS_PER_STEP * 1e-9
+
+
+def k_steps(params: Params) -> int:
+    """Attempts x most updates per attempt."""
+    updates = 100 if params.criteria == "eps" else max(params.max_iter, 1)
+    attempts = params.attempts if isinstance(params.init, str) else 1
+    return attempts * updates
+
+
+@st.cache_resource(show_spinner=False)
+def sample_source(name: str) -> Source:
+    data = SAMPLES_BY_NAME[name].path.read_bytes()
+    return Source("sample", name, compute.digest(data), data)
+
+
+@st.cache_resource(show_spinner=False)
+def thumbnail(name: str) -> bytes:
+    image = kseg.load_image(SAMPLES_BY_NAME[name].path)
+    return kseg.export.encode_jpeg(kseg.downscale(image.rgb, None, THUMB_SIDE))

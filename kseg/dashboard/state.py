@@ -1,0 +1,172 @@
+"""The page's state: its limits, the types its parts pass along, every session-state key.
+
+Widgets bound to the URL keep their value in a query parameter named like their key,
+so a key here is also part of every shared link: renaming one breaks old links.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import kseg
+
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif"]
+MAX_PIXELS = 25_000_000  # per upload; a 12 MP phone photo fits twice over
+PREVIEW_SIDE = 1200  # longer side of the images shown side by side
+COMPARE_SIDE = 640
+THUMB_SIDE = 240
+CLOUD_POINTS = 3000
+K_MIN, K_MAX, K_DEFAULT = 2, 32, 4
+COMPARE_DEFAULT = [4, 6, 10]
+ELBOW_DEFAULT = (2, 16)
+ELBOW_ATTEMPTS = 3
+# Superpixels work on the photo scaled to this longer side (about 2 MP): under a second.
+SUPERPIXEL_SIDE = 1600
+SEGMENTS_MIN, SEGMENTS_MAX, SEGMENTS_DEFAULT = 50, 2000, 400
+SP_COMPACTNESS_MIN, SP_COMPACTNESS_MAX, SP_COMPACTNESS_DEFAULT = 1.0, 40.0, 10.0
+SP_VIEWS = ["Mean-colour fill", "Boundaries over the original"]
+
+INITS = ["k-means++", "random", "custom"]
+CRITERIA = ["eps+max_iter", "eps", "max_iter"]
+CRITERIA_CAPTIONS = [
+    "stop at whichever comes first",
+    "stop when no centre moves more than eps (at most 100 updates)",
+    "run exactly max_iter updates (or until nothing moves)",
+]
+SPACES = {"RGB": "rgb", "CIELAB": "lab", "HSV": "hsv"}
+SPACE_CAPTIONS = [
+    "distance in red, green, blue",
+    "distance close to perceived colour difference",
+    "hue, saturation and value (hue wraps around)",
+]
+ENGINES = {"kseg": "histogram", "OpenCV": "opencv"}
+ENGINE_CAPTIONS = [
+    "weighted k-means over the distinct colours: fast",
+    "cv2.kmeans on every pixel, the classic recipe: slow",
+]
+
+
+class Keys:
+    """Every session-state key of the page, named once."""
+
+    # The image
+    UPLOAD = "upload"
+    SAMPLE = "sample"
+    SHOW_SAMPLE = "show_sample"
+    # Clustering, in the sidebar
+    K = "k"
+    INIT = "init"
+    FIXED = "fixed"
+    ATTEMPTS = "attempts"
+    CRITERIA = "criteria"
+    EPS = "eps"
+    MAX_ITER = "max_iter"
+    SPACE = "space"
+    SEED = "seed"
+    ENGINE = "engine"
+    RUN_OPENCV = "run_opencv"
+    # Tabs and their widgets (tabs that repeat a part prefix its keys, e.g. "sp_")
+    TAB = "tab"
+    SHOW_3D = "show_3d"
+    CLOUD = "cloud"
+    CENTERS_3D = "centers_3d"
+    PALETTE_TABLE = "palette_table"
+    COMPARE_KS = "compare_ks"
+    ELBOW_KS = "elbow_ks"
+    ELBOW_CHART = "elbow_chart"
+    USE_SUGGESTED = "use_suggested"
+    ISOLATE = "isolate"
+    ISOLATE_PAINT = "isolate_paint"
+    ISOLATE_DIM = "isolate_dim"
+    DL_MASK = "dl_mask"
+    DL_SEGMENTED = "dl_segmented"
+    DL_LABELS = "dl_labels"
+    DL_PALETTE_JSON = "dl_palette_json"
+    DL_PALETTE_CSV = "dl_palette_csv"
+    DL_PARAMS = "dl_params"
+    SP_PREFIX = "sp_"
+    SP_SEGMENTS = "sp_segments"
+    SP_COMPACTNESS = "sp_compactness"
+    SP_VIEW = "sp_view"
+    # The page's own state (not widgets)
+    SOURCE = "_source"  # the Source on show, when it is an upload
+    UPLOAD_ID = "_upload_id"  # the uploader's file last read
+    UPLOAD_ERROR = "_upload_error"  # why that file could not be used
+    DIGEST = "_digest"  # the image the widgets below were set for
+    OPENCV_OK = "_opencv_ok"  # the (digest, Params) whose OpenCV run the visitor started
+
+    @staticmethod
+    def centre(i: int) -> str:
+        """The colour picker of custom centre ``i`` (1-based), e.g. "c1"."""
+        return f"c{i}"
+
+    @staticmethod
+    def use_sample(name: str) -> str:
+        return f"use_{name}"
+
+    @classmethod
+    def per_image(cls) -> list[str]:
+        """Keys whose values belong to one image: a new image starts them afresh."""
+        centres = [cls.centre(i) for i in range(1, K_MAX + 1)]
+        return [*centres, cls.ISOLATE, cls.SP_PREFIX + cls.ISOLATE, cls.OPENCV_OK]
+
+
+class Params(NamedTuple):
+    """One segmentation's parameters, as plain values (a cache key)."""
+
+    k: int
+    init: str | tuple[str, ...]  # "k-means++", "random", or the custom centres as #rrggbb
+    attempts: int
+    max_iter: int
+    eps: float
+    criteria: str
+    color_space: str
+    seed: int
+    engine: str
+
+
+class SuperpixelParams(NamedTuple):
+    """One superpixel run: its parameters and the preview size it works at (a cache key)."""
+
+    n_segments: int
+    compactness: float
+    side: int  # longer side of the preview
+
+
+@dataclass(frozen=True, eq=False)
+class Source:
+    """The image on show: a bundled sample or the visitor's last good upload."""
+
+    kind: str  # "sample" or "upload"
+    name: str  # the sample's name, or "upload"; used in file names
+    digest: str
+    data: bytes = field(repr=False)
+
+    @property
+    def cli_name(self) -> str:
+        return f"{self.name}.jpg" if self.kind == "sample" else "IMAGE"
+
+
+@dataclass(frozen=True, eq=False)
+class Loaded:
+    """A decoded image, its colour histogram and its display-size copy (read-only)."""
+
+    image: kseg.Image
+    hist: kseg.ColorHistogram
+    preview: bytes  # JPEG, or PNG when the image has transparent pixels
+
+
+@dataclass(frozen=True, eq=False)
+class View:
+    """What every tab shows from: the image, the parameters and the segmentation."""
+
+    source: Source
+    loaded: Loaded
+    params: Params
+    seg: kseg.Segmentation
+
+    @property
+    def stem(self) -> str:
+        """The start of every file name this view offers."""
+        return f"kseg-{self.source.name}-k{self.seg.k}"

@@ -1,0 +1,168 @@
+"""Parts of the page that more than one tab shows: figures, palette, 3D chart, isolate,
+downloads. Tabs that repeat a part pass a ``key_prefix`` so its widgets keep apart."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import streamlit as st
+
+import kseg
+from kseg import export
+from kseg.dashboard import charts, compute
+from kseg.dashboard.state import CLOUD_POINTS, PREVIEW_SIDE, Keys
+from kseg.dashboard.text import plain
+
+Metric = tuple[str, str, str]  # label, value, help
+
+
+def metrics_row(metrics: list[Metric], *, key: str) -> None:
+    """Bordered figures in a row that wraps on narrow screens rather than squeezing them."""
+    with st.container(horizontal=True, wrap=True, key=key):
+        for label, value, help_text in metrics:
+            st.metric(label, value, help=help_text, border=True, width=170)
+
+
+def warnings_ui(seg: kseg.Segmentation) -> None:
+    """The result's notes on degenerate outcomes (fewer clusters than asked, ...)."""
+    for warning in seg.warnings:
+        st.warning(plain(warning), icon=":material/warning:")
+
+
+def palette_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
+    """The palette as a table, largest cluster first."""
+    entries = seg.palette()
+    st.dataframe(
+        {
+            "Colour": [charts.swatch_url(e.hex) for e in entries],
+            "Cluster": [e.index + 1 for e in entries],
+            "Hex": [e.hex for e in entries],
+            "RGB": [", ".join(str(v) for v in e.rgb) for e in entries],
+            "Share": [e.share for e in entries],
+            "Pixels": [e.count for e in entries],
+        },
+        column_config={
+            "Colour": st.column_config.ImageColumn("Colour", width=56),
+            "Cluster": st.column_config.NumberColumn("Cluster", width=60),
+            "Hex": st.column_config.TextColumn("Hex", width=76),
+            "RGB": st.column_config.TextColumn("RGB", width=100),
+            "Share": st.column_config.ProgressColumn(
+                "Share", format="percent", min_value=0.0, max_value=1.0, width=120
+            ),
+            "Pixels": st.column_config.NumberColumn("Pixels", format="localized", width=90),
+        },
+        hide_index=True,
+        height=35 * (min(len(entries), 12) + 1) + 3,  # up to 12 rows without scrolling
+        key=key_prefix + Keys.PALETTE_TABLE,
+    )
+
+
+def centres_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
+    """The 3D chart of the centres, drawn only while its expander is open.
+
+    A 3D chart is rebuilt by the browser (a new WebGL scene) whenever its data
+    change: on every change of k. Where the browser renders WebGL in software
+    that costs more than the rest of the page together, so it is opt-in.
+    """
+    expander = st.expander(
+        "Cluster centres in 3D (the RGB cube)",
+        icon=":material/3d_rotation:",
+        key=key_prefix + Keys.SHOW_3D,
+        bind="query-params",
+    )
+    if not expander.open:
+        return
+    with expander:
+        cloud = st.toggle(
+            f"Show {CLOUD_POINTS:,} sampled pixels", value=True, key=key_prefix + Keys.CLOUD
+        )
+        figure = charts.centers_3d(seg, cloud=CLOUD_POINTS if cloud else 0, seed=0)
+        st.plotly_chart(figure, key=key_prefix + Keys.CENTERS_3D, config={"displaylogo": False})
+        st.caption("Each sphere is a cluster's colour, sized by its share of the pixels.")
+
+
+def isolate_ui(
+    seg: kseg.Segmentation, stem: str, *, key_prefix: str = "", index: np.ndarray | None = None
+) -> None:
+    """Chosen clusters over a dimmed rest, and their mask as a file.
+
+    ``index`` is the histogram's kept ``preview_index(PREVIEW_SIDE)``, if any.
+    """
+    entries = seg.palette()
+    st.subheader("Show only some clusters")
+    chosen = st.multiselect(
+        "Clusters to isolate",
+        [e.index for e in entries],
+        default=[0],
+        format_func=lambda i: f"{i + 1}: {entries[i].hex} ({entries[i].share:.1%})",
+        key=key_prefix + Keys.ISOLATE,
+        help="For a region of interest, e.g. the vessels of the retina sample.",
+    )
+    left, right = st.columns(2)
+    paint = left.radio(
+        "Show the chosen clusters in",
+        ["their own colours", "the cluster colour"],
+        key=key_prefix + Keys.ISOLATE_PAINT,
+        horizontal=True,
+    )
+    dim = right.slider("Brightness of the rest (%)", 0, 100, 20, key=key_prefix + Keys.ISOLATE_DIM)
+    if not chosen:
+        st.info("Pick one or more clusters above.")
+        return
+    flat = paint == "the cluster colour"
+    pixels = kseg.isolate(
+        seg, chosen, max_side=PREVIEW_SIDE, dim=dim / 100, paint=flat, index=index
+    )
+    share = float(seg.shares[chosen].sum())
+    with st.container(key=f"{key_prefix}isolated"):
+        st.image(
+            export.encode_png(pixels, compression=1) if flat else export.encode_jpeg(pixels),
+            caption=f"Clusters {', '.join(str(i + 1) for i in sorted(chosen))}: "
+            f"{share:.1%} of the pixels",
+        )
+    st.download_button(
+        "Download this mask (PNG)",
+        data=lambda: compute.mask_png(seg, chosen),
+        file_name=f"{stem}-mask.png",
+        mime="image/png",
+        key=key_prefix + Keys.DL_MASK,
+        on_click="ignore",
+        icon=":material/download:",
+        help=f"{seg.shape[1]:,} x {seg.shape[0]:,} px: white where the chosen clusters are, "
+        "black elsewhere.",
+    )
+
+
+def downloads_ui(
+    seg: kseg.Segmentation, stem: str, source_name: str, *, key_prefix: str = ""
+) -> None:
+    """One lazy download button per file of `seg`, made from its pixels when clicked."""
+    files: list[tuple[str, str, str, str, Callable[[], bytes | str], str]] = [
+        (Keys.DL_SEGMENTED, "Segmented image (PNG)", f"{stem}.png", "image/png",
+         lambda: export.segmented_png(seg),
+         "Every pixel painted with its cluster's colour."),
+        (Keys.DL_LABELS, "Label map (PNG)", f"{stem}-labels.png", "image/png",
+         lambda: export.label_map_png(seg),
+         "Grey value i for cluster i (largest first), 255 for transparent pixels."),
+        (Keys.DL_PALETTE_JSON, "Palette (JSON)", f"{stem}-palette.json", "application/json",
+         lambda: export.palette_json(seg),
+         "Colours, shares and centres; reusable as custom centres on the command line."),
+        (Keys.DL_PALETTE_CSV, "Palette (CSV)", f"{stem}-palette.csv", "text/csv",
+         lambda: export.palette_csv(seg),
+         "One row per cluster, for a spreadsheet."),
+        (Keys.DL_PARAMS, "Run parameters (JSON)", f"{stem}-params.json", "application/json",
+         lambda: export.params_json(seg, source_name=source_name),
+         "Everything needed to reproduce this result, with the command line."),
+    ]  # fmt: skip
+    for key, label, file_name, mime, data, help_text in files:
+        st.download_button(
+            label,
+            data=data,
+            file_name=file_name,
+            mime=mime,
+            key=key_prefix + key,
+            on_click="ignore",
+            icon=":material/download:",
+            help=help_text,
+        )
