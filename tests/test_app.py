@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import struct
+import subprocess
+import sys
 import threading
 import time
 import tomllib
@@ -35,6 +38,9 @@ from app_support import (
 from streamlit.testing.v1 import AppTest
 
 import kseg
+from kseg.dashboard import compute, server, sidebar
+from kseg.dashboard.state import Params
+from kseg.dashboard.text import big_number, plain
 from kseg.samples import sample_path
 
 
@@ -82,7 +88,7 @@ def huge_png(width=100_000, height=100_000) -> bytes:
 
 
 # ----------------------------------------------------------------------------- first visit
-def test_opens_on_a_sample_with_images_metrics_palette_and_3d_chart(app_module):
+def test_opens_on_a_sample_with_images_metrics_palette_and_3d_chart():
     at = start()
     assert at.selectbox(key="sample").value == "coffee"
     assert len(at.container(key="original").image) == 1
@@ -100,7 +106,7 @@ def test_opens_on_a_sample_with_images_metrics_palette_and_3d_chart(app_module):
     seg = kseg.segment(kseg.load_image(sample_path("coffee")), 4)
     hexes = [e.hex for e in seg.palette()]
     assert palette_hexes(at) == hexes
-    assert metric(at, "Compactness") == app_module.big_number(seg.compactness)
+    assert metric(at, "Compactness") == big_number(seg.compactness)
     # The 3D chart is drawn only once its expander is opened.
     assert not at.get("plotly_chart")
     at.session_state["show_3d"] = True
@@ -258,8 +264,17 @@ def test_an_enormous_opencv_run_is_refused():
     assert metric(at, "Iterations") != "n/a"
 
 
+def test_the_server_settings_come_from_the_environment():
+    code = "from kseg.dashboard import server; print(server.OPENCV_SLOTS, server.CACHE_MB)"
+    env = {**os.environ, "KSEG_OPENCV_SLOTS": "0", "KSEG_CACHE_MB": "64"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.split() == ["0", "64"]
+
+
 def test_opencv_runs_can_be_turned_off_for_a_server(monkeypatch):
-    monkeypatch.setenv("KSEG_OPENCV_SLOTS", "0")
+    monkeypatch.setattr(server, "OPENCV_SLOTS", 0)  # KSEG_OPENCV_SLOTS=0, read at start
     at = start(query={"sample": "chelsea", "k": "3"})  # parameters no other test ran
     ok(at.radio(key="engine").set_value("OpenCV").run())
     assert "turned off on this server" in at.warning[0].value
@@ -268,11 +283,11 @@ def test_opencv_runs_can_be_turned_off_for_a_server(monkeypatch):
     assert cli(at).get("--engine") != "opencv"
 
 
-def test_one_opencv_run_at_a_time_server_wide(app_module, monkeypatch):
+def test_one_opencv_run_at_a_time_server_wide(monkeypatch):
     """A second OpenCV run waits for the first; past OPENCV_WAIT_SECONDS it gives up with
     a message (the page then shows kseg's result), and a failed run frees its slot."""
-    monkeypatch.setattr(app_module, "OPENCV_WAIT_SECONDS", 0.2)
-    slots = app_module.opencv_slots(app_module.OPENCV_SLOTS)
+    monkeypatch.setattr(server, "OPENCV_WAIT_SECONDS", 0.2)
+    slots = server.opencv_slots(server.OPENCV_SLOTS)
     running, most = [0], [0]
     lock = threading.Lock()
 
@@ -287,7 +302,7 @@ def test_one_opencv_run_at_a_time_server_wide(app_module, monkeypatch):
 
     results = []
     threads = [
-        threading.Thread(target=lambda: results.append(app_module.run_opencv(slow)))
+        threading.Thread(target=lambda: results.append(server.run_opencv(slow)))
         for _ in range(2)
     ]
     for t in threads:
@@ -297,13 +312,13 @@ def test_one_opencv_run_at_a_time_server_wide(app_module, monkeypatch):
     assert results == ["done", "done"] and most[0] == 1  # the second waited its turn
     assert slots.acquire(timeout=1)  # held by another visitor's run
     try:
-        with pytest.raises(app_module.OpenCVUnavailable, match="Another visitor"):
-            app_module.run_opencv(slow)
+        with pytest.raises(server.OpenCVUnavailable, match="Another visitor"):
+            server.run_opencv(slow)
     finally:
         slots.release()
     with pytest.raises(ZeroDivisionError):
-        app_module.run_opencv(lambda: 1 / 0)
-    assert app_module.run_opencv(slow) == "done"  # the failed run gave its slot back
+        server.run_opencv(lambda: 1 / 0)
+    assert server.run_opencv(slow) == "done"  # the failed run gave its slot back
 
 
 # ----------------------------------------------------------------------------- uploads
@@ -610,13 +625,15 @@ def test_the_gallery_buttons_pick_a_sample():
 
 
 # ----------------------------------------------------------------------------- helpers
-def test_download_files_are_full_resolution_and_leave_the_cache_alone(app_module):
+def test_download_files_are_full_resolution_and_leave_the_cache_alone():
     image = kseg.load_image(sample_path("chelsea"))
     seg = kseg.segment(image, 3)
-    png = app_module.segmented_full_png(seg)
-    mask_png = app_module.mask_png(seg, [0, 2])
-    # The full-resolution labels were made on a copy: the cached result stays small.
-    assert "labels" not in seg.__dict__
+    before = dict(vars(seg))
+    png = kseg.export.segmented_png(seg)
+    mask_png = compute.mask_png(seg, [0, 2])
+    # The full-resolution labels are made for the file only: the cached result is unchanged.
+    assert vars(seg).keys() == before.keys()
+    assert all(vars(seg)[name] is value for name, value in before.items())
     decoded = np.asarray(PIL.Image.open(io.BytesIO(png)).convert("RGB"))
     np.testing.assert_array_equal(decoded, seg.segmented_image())
     mask = np.asarray(PIL.Image.open(io.BytesIO(mask_png)))
@@ -624,26 +641,26 @@ def test_download_files_are_full_resolution_and_leave_the_cache_alone(app_module
     np.testing.assert_array_equal(mask == 255, seg.mask([0, 2]))
 
 
-def test_custom_centres_are_read_in_the_colour_space(app_module):
+def test_custom_centres_are_read_in_the_colour_space():
     rgb = quadrants()
     hist = kseg.ColorHistogram(rgb)
     hexes = tuple("#{:02x}{:02x}{:02x}".format(*c) for c in QUAD_COLORS)
     for space in ("rgb", "lab", "hsv"):
-        init = app_module.centres_in_space(hexes, space)
+        init = compute.centres_in_space(hexes, space)
         seg = kseg.segment(hist, 4, init=init, max_iter=0, color_space=space)
         assert sorted(map(tuple, seg.centers_rgb.tolist())) == sorted(QUAD_COLORS)
 
 
-def test_opencv_estimate_grows_with_the_work(app_module):
-    params = app_module.Params(4, "k-means++", 10, 20, 0.1, "eps+max_iter", "rgb", 0, "opencv")
-    base = app_module.opencv_estimate(1_000_000, params)
+def test_opencv_estimate_grows_with_the_work():
+    params = Params(4, "k-means++", 10, 20, 0.1, "eps+max_iter", "rgb", 0, "opencv")
+    base = sidebar.opencv_estimate(1_000_000, params)
     assert 1 < base < 20
-    assert app_module.opencv_estimate(2_000_000, params) == pytest.approx(2 * base)
-    assert app_module.opencv_estimate(1_000_000, params._replace(k=8)) == pytest.approx(2 * base)
-    assert app_module.opencv_estimate(
+    assert sidebar.opencv_estimate(2_000_000, params) == pytest.approx(2 * base)
+    assert sidebar.opencv_estimate(1_000_000, params._replace(k=8)) == pytest.approx(2 * base)
+    assert sidebar.opencv_estimate(
         1_000_000, params._replace(init=("#000000",) * 4)
     ) == pytest.approx(base / 10)
-    assert app_module.opencv_estimate(1_000_000, params._replace(criteria="eps")) == pytest.approx(
+    assert sidebar.opencv_estimate(1_000_000, params._replace(criteria="eps")) == pytest.approx(
         5 * base
     )
 
@@ -651,8 +668,8 @@ def test_opencv_estimate_grows_with_the_work(app_module):
 @pytest.mark.parametrize(
     "text", ["*bold* _it_ `code`", "[link](http://x)", ":red[alarm] :smile:", "<b>x</b> $x$"]
 )
-def test_plain_text_cannot_format(app_module, text):
-    escaped = app_module.plain(text)
+def test_plain_text_cannot_format(text):
+    escaped = plain(text)
     assert unescape(escaped) == text
     for special in "*_`[]:<>$":
         assert special not in escaped.replace("\\" + special, "")
@@ -663,8 +680,8 @@ def test_plain_text_cannot_format(app_module, text):
     [(0, "0"), (0.5, "0.5"), (12.5, "12.5"), (5000, "5,000"), (99_999, "99,999"),
      (2.789e8, "2.79\u00d710\u2078"), (3.2e-5, "3.20\u00d710\u207b\u2075")],
 )  # fmt: skip
-def test_big_numbers_are_short(app_module, value, shown):
-    assert app_module.big_number(value) == shown
+def test_big_numbers_are_short(value, shown):
+    assert big_number(value) == shown
 
 
 def test_config_is_set_for_a_public_demo():

@@ -1,4 +1,4 @@
-"""kseg.cache: a cache bounded by the bytes its values hold."""
+"""kseg.dashboard.cache: a cache bounded by the bytes its values hold, with owners."""
 
 from __future__ import annotations
 
@@ -49,13 +49,16 @@ def test_nbytes_follows_dataclasses_and_objects():
     assert 7_000 <= nbytes(Plain()) < 7_600
 
 
-def test_nbytes_of_a_histogram_grows_with_its_tables():
+def test_nbytes_of_a_histogram_is_fixed_when_it_is_made():
+    """Regression: a histogram grew as it was explored (a memo of colour tables), so the
+    cache had to measure every value again each time it was used."""
     rgb = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
     hist = kseg.ColorHistogram(rgb)
     fresh = nbytes(hist)
-    assert fresh >= rgb.nbytes + hist.keys.nbytes + hist.counts.nbytes
-    hist.features("lab")
-    assert nbytes(hist) >= fresh + hist.features("lab").nbytes
+    assert fresh >= rgb.nbytes + hist.keys.nbytes + hist.counts.nbytes + hist.weights.nbytes
+    for space in ("rgb", "lab", "hsv"):
+        kseg.segment(hist, 3, color_space=space).segmented_image(50)
+    assert nbytes(hist) == fresh
 
 
 def test_nbytes_does_not_follow_modules_classes_or_functions():
@@ -64,7 +67,7 @@ def test_nbytes_does_not_follow_modules_classes_or_functions():
 
 # ----------------------------------------------------------------------------- the cache
 def test_least_recently_used_go_first_when_over_budget():
-    cache = MemoryCache(max_bytes=3_500, sizeof=len)
+    cache = MemoryCache(max_bytes=3_500)
     for key in "abc":
         cache.get(key, lambda: b"x" * 1_000)
     cache.get("a", lambda: pytest.fail("a is stored"))  # a is now the most recent
@@ -73,35 +76,8 @@ def test_least_recently_used_go_first_when_over_budget():
     assert cache.nbytes == 3_000 and len(cache) == 3 and cache.evictions == 1
 
 
-def test_a_value_that_grows_is_measured_again_when_used():
-    cache = MemoryCache(max_bytes=5_000)
-    grows = {"part": block(1_000)}
-    cache.get("grows", lambda: grows)
-    cache.get("other", lambda: block(2_000))
-    grows["more"] = block(3_000)
-    assert cache.get("grows", lambda: None) is grows
-    assert "other" not in cache  # 1 + 3 + 2 KB no longer fit in 5 KB
-    assert 4_000 <= cache.nbytes < 4_500
-
-
-def test_shrink_measures_again_the_values_used_since_the_last_shrink():
-    cache = MemoryCache(max_bytes=5_000)
-    cache.get("old", lambda: block(2_000))
-    grows = cache.get("grows", lambda: {"part": block(1_000)})
-    grows["more"] = block(3_000)  # grew after it was stored
-    assert cache.nbytes < 3_500
-    cache.shrink()
-    assert "old" not in cache and "grows" in cache
-    assert 4_000 <= cache.nbytes < 4_500
-    grows["again"] = block(500)  # grew, but not used since the last shrink
-    cache.shrink()
-    assert cache.nbytes < 4_500
-    cache.get("grows", lambda: None)  # used: measured at once
-    assert cache.nbytes >= 4_500
-
-
 def test_the_value_just_used_is_kept_even_over_budget():
-    cache = MemoryCache(max_bytes=1_000, sizeof=len)
+    cache = MemoryCache(max_bytes=1_000)
     cache.get("small", lambda: b"x" * 500)
     big = cache.get("big", lambda: b"x" * 5_000)
     assert len(big) == 5_000 and "big" in cache and "small" not in cache
@@ -110,7 +86,7 @@ def test_the_value_just_used_is_kept_even_over_budget():
 
 def test_values_expire_after_ttl():
     clock = Clock()
-    cache = MemoryCache(max_bytes=10_000, ttl=60, sizeof=len, clock=clock)
+    cache = MemoryCache(max_bytes=10_000, ttl=60, clock=clock)
     first = cache.get("a", lambda: b"first")
     clock.now = 59
     assert cache.get("a", lambda: b"second") is first
@@ -118,12 +94,13 @@ def test_values_expire_after_ttl():
     assert cache.get("a", lambda: b"second") == b"second"
     cache.get("b", lambda: b"b")
     clock.now = 200
-    cache.shrink()
-    assert len(cache) == 0 and cache.nbytes == 0
+    cache.get("c", lambda: b"c")  # storing drops what expired
+    assert "a" not in cache and "b" not in cache and len(cache) == 1
+    assert cache.nbytes == nbytes(b"c")
 
 
 def test_an_exception_is_raised_and_nothing_is_stored():
-    cache = MemoryCache(max_bytes=1_000, sizeof=len)
+    cache = MemoryCache(max_bytes=1_000)
 
     def broken():
         raise kseg.ImageError("bad photo")
@@ -135,7 +112,7 @@ def test_an_exception_is_raised_and_nothing_is_stored():
 
 
 def test_each_key_is_computed_once_by_concurrent_callers():
-    cache = MemoryCache(max_bytes=10_000, sizeof=len)
+    cache = MemoryCache(max_bytes=10_000)
     calls = []
     start = threading.Barrier(6)
 
@@ -160,7 +137,7 @@ def test_each_key_is_computed_once_by_concurrent_callers():
 
 
 def test_different_keys_compute_at_the_same_time():
-    cache = MemoryCache(max_bytes=10_000, sizeof=len)
+    cache = MemoryCache(max_bytes=10_000)
     inside = threading.Barrier(2, timeout=5)
 
     def together(key):
@@ -176,7 +153,7 @@ def test_different_keys_compute_at_the_same_time():
 
 
 def test_clear_and_bad_settings():
-    cache = MemoryCache(max_bytes=1_000, sizeof=len)
+    cache = MemoryCache(max_bytes=1_000)
     cache.get("a", lambda: b"abc")
     cache.clear()
     assert len(cache) == 0 and cache.nbytes == 0
@@ -184,3 +161,59 @@ def test_clear_and_bad_settings():
         MemoryCache(0)
     with pytest.raises(ValueError, match="ttl must be positive"):
         MemoryCache(10, ttl=0)
+
+
+# ----------------------------------------------------------------------------- owners
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """Like a Segmentation: a little of its own, and a reference to its photo."""
+
+    own: np.ndarray
+    photo: object
+
+
+def test_a_value_is_measured_without_what_its_owner_holds():
+    cache = MemoryCache(max_bytes=100_000)
+    photo = cache.get("photo", lambda: {"pixels": block(50_000)})
+    cache.get("result", lambda: Result(block(1_000), photo["pixels"]), owner="photo")
+    assert 51_000 <= cache.nbytes < 52_000  # the photo's pixels counted once
+
+
+def test_a_value_lives_no_longer_than_its_owner():
+    """Regression: results kept the photo they were made from alive after the photo's
+    own entry was dropped: one visitor uploading photo after photo grew the server."""
+    cache = MemoryCache(max_bytes=60_000)
+    photo = cache.get("photo", lambda: block(40_000))
+    small = cache.get("small", lambda: block(5_000), owner="photo")
+    cache.get("result", lambda: Result(block(1_000), photo), owner="small")
+    assert {"photo", "small", "result"} <= {k for k in ("photo", "small", "result") if k in cache}
+    cache.get("other", lambda: block(30_000))  # the photo, the oldest, must go
+    assert "photo" not in cache and "small" not in cache and "result" not in cache
+    assert "other" in cache and cache.nbytes == nbytes(block(30_000)) and len(small) == 5_000
+
+
+def test_using_a_value_keeps_its_owner_in_use():
+    cache = MemoryCache(max_bytes=4_000)
+    cache.get("photo", lambda: block(1_000))
+    cache.get("other", lambda: block(1_000))
+    cache.get("result", lambda: block(1_000), owner="photo")  # uses the photo after "other"
+    cache.get("result", lambda: pytest.fail("stored"), owner="photo")
+    cache.get("new", lambda: block(1_500))  # over budget: the least recently used goes
+    assert "other" not in cache and "photo" in cache and "result" in cache
+
+
+def test_a_value_whose_owner_is_gone_is_computed_but_not_kept():
+    cache = MemoryCache(max_bytes=10_000)
+    assert cache.get("result", lambda: b"r", owner="photo") == b"r"
+    assert "result" not in cache and len(cache) == 0
+
+
+def test_an_expired_owner_takes_its_values_with_it():
+    clock = Clock()
+    cache = MemoryCache(max_bytes=10_000, ttl=60, clock=clock)
+    cache.get("photo", lambda: b"p")
+    clock.now = 30
+    cache.get("result", lambda: b"r", owner="photo")
+    clock.now = 70  # the photo expired; its result, made later, goes with it
+    assert cache.get("photo", lambda: b"p2") == b"p2"
+    assert "result" not in cache and cache.nbytes == nbytes(b"p2")

@@ -49,7 +49,7 @@ def kept(owner: Callable[..., Hashable] | None = None) -> Callable[[Callable], C
         def cached(*args, **kwargs):
             bound = signature.bind(*args, **kwargs).arguments
             key = (function.__name__, *(bound[name] for name in keyed))
-            return server.results_cache().get(
+            return server.results_cache(server.CACHE_MB).get(
                 key,
                 lambda: function(*args, **kwargs),
                 owner=None if owner is None else owner(**bound),

@@ -36,7 +36,7 @@ class OpenCVUnavailable(Exception):
 
 
 @st.cache_resource(show_spinner=False)
-def results_cache(max_mb: int = CACHE_MB) -> MemoryCache:
+def results_cache(max_mb: int) -> MemoryCache:
     """The server's decoded photos and results, in `max_mb` of memory for everyone.
 
     Bounded by what the values hold, not by their count: eight 25 MP photos hold five
