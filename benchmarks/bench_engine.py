@@ -440,12 +440,14 @@ def _job_kseg_warm(spec):
     import kseg
 
     hist = kseg.ColorHistogram.from_image(kseg.load_image(Path(spec["path"]).read_bytes()))
-    kseg.segment(hist, spec["other_k"], **RECIPE).preview_labels(PREVIEW_SIDE)  # the earlier k
+    # As the page does: the colour features and the preview index are kept per photo.
+    features, index = hist.in_space("rgb"), hist.preview_index(PREVIEW_SIDE)
+    kseg.segment(hist, spec["other_k"], features=features, **RECIPE)  # the earlier k
     timers, compactness = [], None
     for _ in range(spec["runs"]):
         with _Timer() as timer:
-            seg = kseg.segment(hist, spec["k"], **RECIPE)
-            seg.preview_labels(PREVIEW_SIDE)
+            seg = kseg.segment(hist, spec["k"], features=features, **RECIPE)
+            seg.preview_labels(PREVIEW_SIDE, index=index)
         timers.append(timer)
         compactness = seg.compactness
     return {
@@ -617,19 +619,19 @@ def _lloyd_stage(X, w, C0, max_iter, *args, **kwargs) -> str:
 # function of the call's arguments, or None for a thread-pool runner). A name that a
 # later kseg no longer has is reported as missing instead of failing the run.
 _STAGE_HOOKS = (
-    ("kseg.histogram", "pack_rgb", "pack RGB"),
-    ("kseg.histogram:ColorHistogram", "features", "features"),
-    ("kseg.histogram:ColorHistogram", "label_pixels", "label pixels"),
-    ("kseg.segment", "_histogram", "k-means"),
-    ("kseg.segment", "_coarse_summary", "coarse summaries"),
-    ("kseg.segment", "_run_attempts", "attempts"),
-    ("kseg.kmeans", "_kmeans_plusplus", "k-means++ seeding"),
-    ("kseg.kmeans", "_lloyd", _lloyd_stage),
-    ("kseg.segment", "_lloyd", _lloyd_stage),
-    ("kseg.kmeans", "run_parallel", None),
-    ("kseg.segment", "run_parallel", None),
-    ("kseg.segment", "_finish", "finish"),
-    ("kseg.histogram:ColorHistogram", "preview_index", "preview colour index"),
+    ("kseg._histogram", "pack_rgb", "pack RGB"),
+    ("kseg._histogram:ColorHistogram", "features", "features"),
+    ("kseg._histogram", "_coarse_summary", "coarse summaries"),
+    ("kseg._histogram:ColorHistogram", "label_pixels", "label pixels"),
+    ("kseg._segment", "_histogram", "k-means"),
+    ("kseg._segment", "run_attempts", "attempts"),
+    ("kseg._kmeans", "kmeans_plusplus", "k-means++ seeding"),
+    ("kseg._kmeans", "lloyd", _lloyd_stage),
+    ("kseg._segment", "lloyd", _lloyd_stage),
+    ("kseg._kmeans", "run_parallel", None),
+    ("kseg._segment", "run_parallel", None),
+    ("kseg._segment", "_finish", "finish"),
+    ("kseg._histogram:ColorHistogram", "preview_index", "preview colour index"),
 )
 
 
@@ -674,14 +676,15 @@ def _job_stages(spec):
             seg.labels  # noqa: B018
         cold.append({"total": time.perf_counter() - start, **clock.totals})
         del image, seg
-    kseg.segment(hist, k + 1, **RECIPE).preview_labels(PREVIEW_SIDE)  # the earlier k
+    features, index = hist.in_space("rgb"), hist.preview_index(PREVIEW_SIDE)  # kept per photo
+    kseg.segment(hist, k + 1, features=features, **RECIPE)  # the earlier k
     for _ in range(spec["warm_runs"]):
         clock.totals.clear()
         start = time.perf_counter()
         with clock.stage("segment"):
-            seg = kseg.segment(hist, k, **RECIPE)
+            seg = kseg.segment(hist, k, features=features, **RECIPE)
         with clock.stage("preview labels"):
-            seg.preview_labels(PREVIEW_SIDE)
+            seg.preview_labels(PREVIEW_SIDE, index=index)
         warm.append({"total": time.perf_counter() - start, **clock.totals})
     return {"cold": _median_stages(cold), "warm": _median_stages(warm), "missing": missing}
 

@@ -35,12 +35,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from _common import cpu_name  # noqa: E402
 
-import kseg  # noqa: E402, F401  (imports the kseg.superpixels module)
+from kseg import _superpixels as kseg_superpixels  # noqa: E402
 from kseg._superpixels import superpixels  # noqa: E402
 from kseg.samples import sample_path  # noqa: E402
-
-# The module, not the function: kseg's package exports a function of the same name.
-kseg_superpixels = sys.modules["kseg.superpixels"]
 
 N_SEGMENTS = 400
 COMPACTNESS = 10.0

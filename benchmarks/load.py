@@ -94,11 +94,12 @@ def make_photo(index: int, size: tuple[int, int], ks: list[int], folder: Path) -
     data = encode_jpeg(rgb, 90)
     path = folder / f"session-{index}.jpg"
     path.write_bytes(data)
-    import app  # the page's own number format; main() does not run on import
+    from kseg.dashboard.state import MAX_PIXELS
+    from kseg.dashboard.text import big_number  # the page's own number format
 
-    image = kseg.load_image(data, max_pixels=app.MAX_PIXELS)
+    image = kseg.load_image(data, max_pixels=MAX_PIXELS)
     hist = kseg.ColorHistogram.from_image(image)
-    compactness = {k: app.big_number(kseg.segment(hist, k).compactness) for k in ks}
+    compactness = {k: big_number(kseg.segment(hist, k).compactness) for k in ks}
     return Photo(path, f"{image.width:,} x {image.height:,}", f"{hist.n_colors:,}", compactness)
 
 

@@ -7,7 +7,7 @@ tabs (Compare, Isolate, Downloads, Superpixels and back), and 20 uploads of diff
 The server's resident memory (psutil: the process and its children) is read after every
 action, once the page has settled.
 
-The page keeps decoded photos and results in a memory budget (CACHE_MB in app.py, read
+The page keeps decoded photos and results in a memory budget (kseg.dashboard.server.CACHE_MB, read
 from there), so enough uploads to fill it come early, one after each of the first changes:
 from then on the cache is full and memory should hold. PASS when the memory after the last action is
 within 10% of the memory after the first 20 changes, the page never showed an error,
@@ -22,7 +22,6 @@ Prints the memory curve (a row every 20 actions) as a Markdown table, then PASS/
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import random
 import statistics
@@ -228,16 +227,16 @@ class Visitor:
 
 
 def photos_to_fill_cache(photo: Path) -> int:
-    """Uploads that fill the page's memory budget (CACHE_MB in app.py) with photos like
-    `photo`, each measured as the page holds it: decoded, counted, with the tables of
-    one segmentation and its preview."""
-    import app  # the constants only: main() does not run on import
+    """Uploads that fill the page's memory budget (server.CACHE_MB) with photos like
+    `photo`, each measured as the page holds it: decoded, counted, with the colour
+    features of one colour space and its preview index."""
+    from kseg.dashboard.server import CACHE_MB
+    from kseg.dashboard.state import PREVIEW_SIDE
 
-    loaded = app.Loaded(kseg.load_image(photo), None, b"")
-    hist = kseg.ColorHistogram.from_image(loaded.image)
-    kseg.segment(hist, 4).preview_labels(app.PREVIEW_SIDE)
-    held = nbytes(dataclasses.replace(loaded, hist=hist))
-    return math.ceil(app.CACHE_MB * 2**20 / held) + 1
+    image = kseg.load_image(photo)
+    hist = kseg.ColorHistogram.from_image(image)
+    held = nbytes((image, hist, hist.in_space("rgb"), hist.preview_index(PREVIEW_SIDE)))
+    return math.ceil(CACHE_MB * 2**20 / held) + 1
 
 
 def schedule(changes: int, uploads: int, early: int) -> list[str]:
