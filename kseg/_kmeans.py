@@ -100,6 +100,9 @@ def kmeans(
     ValueError
         For parameters out of range, points that are not finite, or fewer
         points of positive weight than k.
+    TypeError
+        For parameters of the wrong type (``k`` not a whole number, ``init``
+        neither a name nor centres, ...).
 
     Examples
     --------
