@@ -101,7 +101,7 @@ def image_ui() -> Source:
             state[Keys.SOURCE] = candidate
     if upload is not None and state.get(Keys.UPLOAD_ERROR):
         st.error(
-            f"That file could not be used. {plain(state['_upload_error'])}\n\n"
+            f"That file could not be used. {plain(state[Keys.UPLOAD_ERROR])}\n\n"
             "The page still shows the previous image.",
             icon=":material/error:",
         )
