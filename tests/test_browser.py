@@ -362,6 +362,25 @@ def loaded_src(page: Any, selector: str, old: str | None = None) -> str:
     return page.locator(selector).get_attribute("src")
 
 
+def assert_inside_their_columns(page: Any, selectors: list[str]) -> None:
+    """Regression: the Superpixels tab drew its pictures at their own width (600 px for
+    the default sample) in columns of about 440 px at 1400 px, so they overlapped each
+    other and ran past the page's right edge."""
+    boxes = []
+    for selector in selectors:
+        image = page.locator(selector).bounding_box()
+        column = (
+            page.locator(selector)
+            .locator("xpath=ancestor::*[@data-testid='stColumn'][1]")
+            .bounding_box()
+        )
+        assert image["x"] >= column["x"] - 1, selector
+        assert image["x"] + image["width"] <= column["x"] + column["width"] + 1, selector
+        boxes.append(image)
+    for left, right in zip(boxes, boxes[1:], strict=False):
+        assert left["x"] + left["width"] <= right["x"] + 1  # side by side, not overlapping
+
+
 def test_a_link_opens_the_superpixels_tab(new_page: Any, warmed_up: str) -> None:
     page = new_page
     # The tab's first use on this server loads the superpixel kernels: the first-open wait.
@@ -377,6 +396,7 @@ def test_a_link_opens_the_superpixels_tab(new_page: Any, warmed_up: str) -> None
     expect(page.locator(".st-key-sp_segmented")).to_contain_text("Regions then colours: 4 colours")
     expect(page.locator(SP_PALETTE_GRID)).to_have_attribute("aria-rowcount", "5")
     assert_no_error(page)
+    assert_inside_their_columns(page, [SP_SUPERPIXELS_IMG, SP_SEGMENTED_IMG])
 
     # The other view: the boundaries over the original, and the link follows.
     page.locator(".st-key-sp_view label").filter(has_text="Boundaries over the original").click()

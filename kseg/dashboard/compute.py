@@ -28,6 +28,7 @@ from kseg.dashboard.state import (
     ELBOW_ATTEMPTS,
     MAX_PIXELS,
     PREVIEW_SIDE,
+    SP_DISPLAY_SIDE,
     Loaded,
     Params,
     SuperpixelParams,
@@ -177,7 +178,8 @@ def superpixel_regions(
 def superpixel_picture(
     digest: str, sp: SuperpixelParams, fill: bool, _hist: kseg.ColorHistogram
 ) -> tuple[bytes, str]:
-    """The superpixels as an encoded picture and its format ("PNG" or "JPEG").
+    """The superpixels as an encoded picture and its format ("PNG" or "JPEG"), at most
+    SP_DISPLAY_SIDE on its longer side.
 
     Each region in its mean colour (PNG: flat colours stay flat), or the boundaries
     over the photo (JPEG); PNG with the alpha channel when there are transparent pixels.
@@ -185,8 +187,17 @@ def superpixel_picture(
     regions = superpixel_regions(digest, sp, _hist)
     pixels = regions.mean_color_image() if fill else regions.overlay()
     if _hist.alpha is not None:
-        rgba = np.dstack([pixels, _hist.alpha.astype(np.uint8) * 255])
-        return export.encode_png(rgba, compression=1), "PNG"
+        pixels = np.dstack([pixels, _hist.alpha.astype(np.uint8) * 255])
+    if max(_hist.shape) > SP_DISPLAY_SIDE:
+        # Nearest neighbour keeps flat regions and transparency exact; averaging keeps
+        # the one-pixel boundaries visible.
+        if fill or _hist.alpha is not None:
+            rows, cols = preview_grid(_hist.shape, SP_DISPLAY_SIDE)
+            pixels = pixels[rows][:, cols]
+        else:
+            pixels = kseg.downscale(pixels, None, SP_DISPLAY_SIDE)
+    if _hist.alpha is not None:
+        return export.encode_png(pixels, compression=1), "PNG"
     if fill:
         return export.encode_png(pixels, compression=1), "PNG"
     return export.encode_jpeg(pixels, quality=95), "JPEG"
@@ -205,8 +216,8 @@ def region_segmentation(
 def region_segmented_png(
     digest: str, sp: SuperpixelParams, params: Params, _hist: kseg.ColorHistogram
 ) -> bytes:
-    """The regions-then-colours image at the superpixels' size, as a palette PNG."""
-    return export.segmented_png(region_segmentation(digest, sp, params, _hist))
+    """The regions-then-colours image, at most SP_DISPLAY_SIDE on its longer side, as a palette PNG."""
+    return export.segmented_png(region_segmentation(digest, sp, params, _hist), SP_DISPLAY_SIDE)
 
 
 def segment_options(params: Params) -> dict:

@@ -23,6 +23,9 @@ ELBOW_DEFAULT = (2, 16)
 ELBOW_ATTEMPTS = 3
 # Superpixels work on the photo scaled to this longer side (about 2 MP): under a second.
 SUPERPIXEL_SIDE = 1600
+# ... and are shown at most this wide: under Streamlit's 1460 px, above which it would
+# decode and resize every picture again on each run.
+SP_DISPLAY_SIDE = 1440
 SEGMENTS_MIN, SEGMENTS_MAX, SEGMENTS_DEFAULT = 50, 2000, 400
 SP_COMPACTNESS_MIN, SP_COMPACTNESS_MAX, SP_COMPACTNESS_DEFAULT = 1.0, 40.0, 10.0
 SP_VIEWS = ["Mean-colour fill", "Boundaries over the original"]

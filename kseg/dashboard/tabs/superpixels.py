@@ -54,13 +54,11 @@ def render(view: View) -> None:
     height, width = hist.shape
     left, right = st.columns(2)
     with left.container(key="sp_superpixels"):
-        # width= the picture's own: Streamlit would otherwise re-encode it above 1460 px.
         st.image(
             picture,
             caption=f"{regions.n_regions:,} superpixels: "
             + ("mean colours" if fill else "boundaries over the original"),
             output_format=picture_format,
-            width=width,
         )
     params = view.params._replace(engine="histogram")
     with right.container(key="sp_segmented"):
@@ -75,7 +73,6 @@ def render(view: View) -> None:
             png,
             caption=f"Regions then colours: {seg.k} colours",
             output_format="PNG",
-            width=width,
         )
     for warning in (*regions.warnings, *seg.warnings):
         st.warning(plain(warning), icon=":material/warning:")
