@@ -10,7 +10,7 @@ time goes (stage breakdown).
     python benchmarks/bench_engine.py --sizes 12 --ks 8
 
 Every measurement runs in a fresh child process (this script with ``--job``), so
-the peak memory reported (``ru_maxrss``) belongs to that one job. The children
+the peak memory reported (the child's VmHWM) belongs to that one job. The children
 alternate between methods; kseg runs in several rounds, cv2.kmeans once per k.
 
 The methods, all with k-means++ seeding:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import cv2
-import numba
 import numpy as np
 
 from kseg import _spaces
+from kseg._counting import count_colors
 from kseg._validation import as_rgb_alpha
 
 __all__ = ["COARSE_LEVELS", "COARSE_MIN_COLORS", "ColorFeatures", "ColorHistogram", "pack_rgb"]
@@ -254,7 +254,7 @@ def _count_colors(rgb: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray
     table = _borrow_table()
     try:
         found = np.empty(min(flat.shape[0], _N_KEYS), dtype=np.int64)
-        n_found = _count_kernel(flat, opaque, table, found)
+        n_found = count_colors(flat, opaque, table, found)
         keys = np.sort(found[:n_found])
         counts = table[keys].astype(np.int64)
         table[keys] = 0  # hand the table back cleared
@@ -283,22 +283,6 @@ def _return_table(table: np.ndarray) -> None:
     with _TABLES_LOCK:
         if len(_TABLES) < _MAX_SPARE_TABLES:
             _TABLES.append(table)
-
-
-@numba.njit(cache=True, nogil=True)
-def _count_kernel(flat, opaque, table, found):  # pragma: no cover - compiled
-    """Count each pixel's colour in ``table``; list each new colour in ``found``."""
-    n_found = 0
-    use_alpha = opaque.shape[0] > 0
-    for i in range(flat.shape[0]):
-        if use_alpha and not opaque[i]:
-            continue
-        key = (np.int64(flat[i, 0]) << 16) | (np.int64(flat[i, 1]) << 8) | np.int64(flat[i, 2])
-        if table[key] == 0:
-            found[n_found] = key
-            n_found += 1
-        table[key] += 1
-    return n_found
 
 
 def unpack_keys(keys: np.ndarray) -> np.ndarray:

@@ -110,7 +110,7 @@ class Segmentation:
     def labels(self) -> np.ndarray:
         """(H, W) int16 cluster label of every pixel; -1 where it is transparent.
 
-        Computed on each access (about 60 ms at 12 MP) rather than kept, so a
+        Computed on each access (about 0.1 s at 12 MP) rather than kept, so a
         cached Segmentation stays small; keep the array if you need it twice.
         """
         if self._pixel_labels is not None:
@@ -210,7 +210,7 @@ def segment(
     attempts, max_iter, eps, criteria, seed
         As in :func:`kseg.kmeans` (and cv2.kmeans).
     color_space : {"rgb", "lab", "hsv"}
-        Where distances are measured; see :mod:`kseg.spaces`.
+        Where distances are measured; see :mod:`kseg._spaces`.
     engine : {"histogram", "opencv"}
         ``"histogram"``: weighted k-means over the distinct colours. Below
         20,000 distinct colours the attempts run on them directly. Above, the

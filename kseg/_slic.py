@@ -1,4 +1,4 @@
-"""Compiled kernels behind :func:`kseg.superpixels.superpixels` (numba).
+"""Compiled kernels behind :func:`kseg.superpixels` (numba), apart from its Python API.
 
 Every kernel works on a horizontal strip of rows, releases the GIL and keeps its
 own accumulators, so the caller can run strips on plain Python threads. That is

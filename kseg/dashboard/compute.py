@@ -216,7 +216,7 @@ def region_segmentation(
 def region_segmented_png(
     digest: str, sp: SuperpixelParams, params: Params, _hist: kseg.ColorHistogram
 ) -> bytes:
-    """The regions-then-colours image, at most SP_DISPLAY_SIDE on its longer side, as a palette PNG."""
+    """The regions-then-colours image, at most SP_DISPLAY_SIDE a side, as a palette PNG."""
     return export.segmented_png(region_segmentation(digest, sp, params, _hist), SP_DISPLAY_SIDE)
 
 

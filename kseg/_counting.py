@@ -1,0 +1,28 @@
+"""The compiled pass that counts an image's colours (numba), apart from its Python API.
+
+``kseg._histogram`` borrows the 2^24-entry count table and hands it back cleared;
+this kernel only counts, releasing the GIL so several photos can be counted at once.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["count_colors"]
+
+
+@numba.njit(cache=True, nogil=True)
+def count_colors(flat, opaque, table, found):  # pragma: no cover - compiled
+    """Count each pixel's colour in ``table``; list each new colour in ``found``."""
+    n_found = 0
+    use_alpha = opaque.shape[0] > 0
+    for i in range(flat.shape[0]):
+        if use_alpha and not opaque[i]:
+            continue
+        key = (np.int64(flat[i, 0]) << 16) | (np.int64(flat[i, 1]) << 8) | np.int64(flat[i, 2])
+        if table[key] == 0:
+            found[n_found] = key
+            n_found += 1
+        table[key] += 1
+    return n_found
