@@ -68,10 +68,6 @@ def png_bytes(pixels: np.ndarray) -> bytes:
 
 def quadrants(width: int = 120, height: int = 80, tweak: int = 0) -> np.ndarray:
     """Four flat colours; `tweak` changes one pixel so the bytes (and cache keys) differ."""
-    rgb = np.empty((height, width, 3), np.uint8)
-    rgb[:, : width // 2] = QUAD_COLORS[0]
-    rgb[: height * 3 // 5, width // 2 :] = QUAD_COLORS[1]
-    rgb[height * 3 // 5 :, width // 2 : width * 5 // 6] = QUAD_COLORS[2]
-    rgb[height * 3 // 5 :, width * 5 // 6 :] = QUAD_COLORS[3]
-    rgb[0, 0] = (200, 30, (30 + tweak) % 256)
-    return rgb
+    import images  # tests/images.py: the one builder of test images
+
+    return images.quadrants(width, height, colours=QUAD_COLORS, tweak=tweak)

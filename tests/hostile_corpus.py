@@ -2,8 +2,10 @@
 
 Each `Case` holds the bytes a visitor might send, the name they might send them under,
 and what kseg must make of them: either the exact pixels (and opacity) it must decode, or
-the `kseg.ImageError` message it must give. The tests in test_hostile.py drive every case
-through ``kseg.load_image``, ``kseg.segment``, the command line and the page.
+the `kseg.ImageError` message it must give. The tests in test_hostile_library.py,
+test_hostile_cli.py and test_hostile_page.py drive every case through ``kseg.load_image``,
+``kseg.segment``, the command line and the page, and check what comes out with the
+helpers at the end of this module (`expected_pixels`, `contains_payload`, `hexes`).
 
     from hostile_corpus import CASES, case
     for c in CASES: ...
@@ -22,12 +24,29 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TYPE_CHECKING
 
 import cv2
+import images
 import numpy as np
 import PIL.Image
 
-__all__ = ["CANARY", "CASES", "Case", "case", "ids", "png_chunk", "png_claiming"]
+if TYPE_CHECKING:
+    import kseg
+
+__all__ = [
+    "CANARY",
+    "CASES",
+    "Case",
+    "case",
+    "contains_payload",
+    "expected_pixels",
+    "hexes",
+    "ids",
+    "png_chunk",
+    "png_claiming",
+    "quadrants",
+]
 
 CANARY = "KSEG-CANARY-7f3a"
 """A marker written into every file that can carry text: it must never be shown back."""
@@ -146,13 +165,8 @@ def png_claiming(width: int, height: int, *, idat: bytes | None = None) -> bytes
 
 
 def quadrants(width: int = 48, height: int = 32) -> np.ndarray:
-    """Four flat colours over unequal areas."""
-    rgb = np.empty((height, width, 3), np.uint8)
-    rgb[:, : width // 2] = RED
-    rgb[: height * 3 // 5, width // 2 :] = GREEN
-    rgb[height * 3 // 5 :, width // 2 : width * 5 // 6] = BLUE
-    rgb[height * 3 // 5 :, width * 5 // 6 :] = WHITE
-    return rgb
+    """Four flat colours over unequal areas (tests/images.py), in the corpus's colours."""
+    return images.quadrants(width, height, colours=(RED, GREEN, BLUE, WHITE))
 
 
 def photo(width: int = 96, height: int = 64, seed: int = 0) -> np.ndarray:
@@ -542,6 +556,39 @@ def case(key: str) -> Case:
 
 def ids(cases=CASES) -> list[str]:
     return [c.key for c in cases]
+
+
+# ----------------------------------------------------------------------------- checks
+def expected_pixels(c: Case, image: kseg.Image) -> None:
+    """`image` is what `c` holds: shape, opacity, pixels (exact or within tolerance)."""
+    assert image.rgb.dtype == np.uint8 and image.rgb.ndim == 3 and image.rgb.shape[2] == 3
+    if c.expected_shape is not None:
+        assert image.shape == c.expected_shape
+    if c.opaque is None:
+        assert image.alpha is None
+    else:
+        np.testing.assert_array_equal(image.alpha, c.opaque)
+    if c.rgb is not None:
+        opaque = np.ones(image.shape, bool) if c.opaque is None else c.opaque
+        diff = np.abs(image.rgb.astype(int) - c.rgb.astype(int))[opaque]
+        if c.tolerance:
+            assert diff.mean() <= c.tolerance, diff.mean()
+        else:
+            assert diff.max() == 0
+    if c.fmt:
+        assert image.format == c.fmt
+    if c.note:
+        assert any(c.note in note for note in image.notes), image.notes
+
+
+def contains_payload(c: Case, data: bytes) -> bool:
+    """Whether `data` (something kseg wrote) carries what was appended to `c`'s file."""
+    return bool(c.payload) and (c.payload[:40] in data or b"PK\x03\x04" in data)
+
+
+def hexes(colours) -> set[str]:
+    """(r, g, b) colours as the #rrggbb strings palettes show."""
+    return {"#{:02x}{:02x}{:02x}".format(*colour) for colour in colours}
 
 
 # ----------------------------------------------------------------------------- fuzzing

@@ -1,4 +1,6 @@
-"""Tests for kseg.figures: known answers on tiny synthetic images."""
+"""The page's charts (kseg.dashboard.charts) and the pictures the library draws
+(kseg.downscale, kseg.isolate, kseg.export.segmented_png): known answers on tiny
+synthetic images."""
 
 from __future__ import annotations
 
@@ -10,26 +12,21 @@ import numpy as np
 import PIL.Image
 import plotly.graph_objects as go
 import pytest
+from images import QUAD_COLORS, quadrants
 
 import kseg
-from kseg import export, figures
+from kseg import export
+from kseg.dashboard import charts
 
-# Four flat quadrants of unequal size: the palette order (by share) is known.
-COLORS = np.array([[200, 30, 30], [30, 160, 40], [20, 40, 220], [240, 240, 240]], np.uint8)
-
-
-def quadrants(height=40, width=60):
-    rgb = np.empty((height, width, 3), np.uint8)
-    rgb[:, :30] = COLORS[0]  # 1200 pixels
-    rgb[:24, 30:] = COLORS[1]  # 720
-    rgb[24:, 30:50] = COLORS[2]  # 320
-    rgb[24:, 50:] = COLORS[3]  # 160
-    return rgb
+# quadrants(60, 40): four flat colours of unequal size, so the palette order (by share)
+# is known: COLORS[0] on [:, :30] (1200 pixels), [1] on [:24, 30:] (720), [2] on
+# [24:, 30:50] (320), [3] on [24:, 50:] (160).
+COLORS = np.array(QUAD_COLORS, np.uint8)
 
 
 @pytest.fixture(scope="module")
 def seg():
-    return kseg.segment(quadrants(), 4, seed=0)
+    return kseg.segment(quadrants(60, 40), 4, seed=0)
 
 
 def spec(fig: go.Figure) -> dict:
@@ -50,7 +47,7 @@ def hex_of(rgb) -> str:
 
 class TestCenters3D:
     def test_one_marker_per_centre_in_palette_order(self, seg):
-        data = spec(figures.centers_3d(seg))["data"]
+        data = spec(charts.centers_3d(seg))["data"]
         assert len(data) == 1
         centres = data[0]
         assert centres["type"] == "scatter3d" and centres["name"] == "centres"
@@ -60,18 +57,18 @@ class TestCenters3D:
         np.testing.assert_array_equal(values(centres["z"]), COLORS[:, 2])
 
     def test_marker_size_grows_with_share(self, seg):
-        sizes = values(spec(figures.centers_3d(seg))["data"][0]["marker"]["size"])
+        sizes = values(spec(charts.centers_3d(seg))["data"][0]["marker"]["size"])
         assert np.all(np.diff(sizes) < 0)  # shares are 1200, 720, 320, 160 pixels
         assert sizes.min() >= 8
 
     def test_axes_are_the_rgb_cube(self, seg):
-        scene = spec(figures.centers_3d(seg))["layout"]["scene"]
+        scene = spec(charts.centers_3d(seg))["layout"]["scene"]
         for axis, title in zip(("xaxis", "yaxis", "zaxis"), "RGB", strict=True):
             assert scene[axis]["range"] == [0, 255]
             assert scene[axis]["title"]["text"] == title
 
     def test_cloud_points_sit_at_pixel_colours_painted_by_cluster(self, seg):
-        data = spec(figures.centers_3d(seg, cloud=500, seed=1))["data"]
+        data = spec(charts.centers_3d(seg, cloud=500, seed=1))["data"]
         clouds, centres = data[:-1], data[-1]
         assert centres["name"] == "centres"
         assert clouds and all(t["name"].startswith("pixels of cluster ") for t in clouds)
@@ -86,34 +83,34 @@ class TestCenters3D:
         assert total == 500
 
     def test_cloud_is_capped_by_the_pixels_there_are(self):
-        small = kseg.segment(quadrants(4, 6), 2)
-        data = spec(figures.centers_3d(small, cloud=1000))["data"]
+        small = kseg.segment(quadrants(6, 4, split=(24, 30, 50)), 2)  # all COLORS[0]
+        data = spec(charts.centers_3d(small, cloud=1000))["data"]
         assert sum(len(values(t["x"])) for t in data[:-1]) == 24
 
     def test_cloud_is_reproducible_with_a_seed(self, seg):
-        a = spec(figures.centers_3d(seg, cloud=100, seed=3))
-        b = spec(figures.centers_3d(seg, cloud=100, seed=3))
+        a = spec(charts.centers_3d(seg, cloud=100, seed=3))
+        b = spec(charts.centers_3d(seg, cloud=100, seed=3))
         assert a == b
 
     def test_transparent_pixels_stay_out_of_the_cloud(self):
-        rgb = quadrants()
+        rgb = quadrants(60, 40)
         alpha = np.ones(rgb.shape[:2], bool)
         alpha[:, :30] = False  # the red half is transparent
         image = kseg.Image.from_array(rgb, alpha)
         seg = kseg.segment(image, 3)
-        data = spec(figures.centers_3d(seg, cloud=10_000))["data"]
+        data = spec(charts.centers_3d(seg, cloud=10_000))["data"]
         assert hex_of(COLORS[0]) not in data[-1]["marker"]["color"]
         assert sum(len(values(t["x"])) for t in data[:-1]) == 1200
 
     def test_lab_segmentation_is_drawn_in_rgb(self):
-        seg = kseg.segment(quadrants(), 4, color_space="lab")
-        colors = spec(figures.centers_3d(seg))["data"][0]["marker"]["color"]
+        seg = kseg.segment(quadrants(60, 40), 4, color_space="lab")
+        colors = spec(charts.centers_3d(seg))["data"][0]["marker"]["color"]
         assert colors == [hex_of(c) for c in seg.centers_rgb]
 
     @pytest.mark.parametrize("cloud", [-1, 2.5, True, "100"])
     def test_bad_cloud_is_refused(self, seg, cloud):
         with pytest.raises(ValueError, match="cloud"):
-            figures.centers_3d(seg, cloud=cloud)
+            charts.centers_3d(seg, cloud=cloud)
 
 
 class TestElbowChart:
@@ -122,7 +119,7 @@ class TestElbowChart:
     def test_curve_in_increasing_k_on_a_log_axis(self):
         # Keys out of order must come out sorted.
         shuffled = {k: self.CURVE[k] for k in (5, 2, 6, 3, 4)}
-        out = spec(figures.elbow_chart(shuffled))
+        out = spec(charts.elbow_chart(shuffled))
         curve = out["data"][0]
         assert curve["name"] == "compactness"
         assert values(curve["x"]).tolist() == [2, 3, 4, 5, 6]
@@ -130,29 +127,29 @@ class TestElbowChart:
         assert out["layout"]["yaxis"]["type"] == "log"
 
     def test_current_k_is_marked(self):
-        data = spec(figures.elbow_chart(self.CURVE, current_k=5))["data"]
+        data = spec(charts.elbow_chart(self.CURVE, current_k=5))["data"]
         current = [t for t in data if t["name"] == "current k"]
         assert len(current) == 1
         assert values(current[0]["x"]).tolist() == [5]
         assert values(current[0]["y"]).tolist() == [120.0]
 
     def test_current_k_outside_the_curve_is_not_marked(self):
-        data = spec(figures.elbow_chart(self.CURVE, current_k=12))["data"]
+        data = spec(charts.elbow_chart(self.CURVE, current_k=12))["data"]
         assert [t["name"] for t in data] == ["compactness"]
 
     def test_suggested_k_is_a_labelled_line(self):
-        layout = spec(figures.elbow_chart(self.CURVE, suggested_k=4))["layout"]
+        layout = spec(charts.elbow_chart(self.CURVE, suggested_k=4))["layout"]
         assert [s["x0"] for s in layout["shapes"]] == [4]
         assert [a["text"] for a in layout["annotations"]] == ["suggested k = 4"]
 
     def test_with_kseg_elbow_and_suggest_k(self):
-        curve = kseg.elbow(quadrants(), range(2, 7), attempts=2)
-        out = spec(figures.elbow_chart(curve, 4, kseg.suggest_k(curve)))
+        curve = kseg.elbow(quadrants(60, 40), range(2, 7), attempts=2)
+        out = spec(charts.elbow_chart(curve, 4, kseg.suggest_k(curve)))
         assert len(values(out["data"][0]["x"])) == 5
 
     def test_empty_curve_is_refused(self):
         with pytest.raises(ValueError, match="empty"):
-            figures.elbow_chart({})
+            charts.elbow_chart({})
 
 
 class TestSegmentedPng:
@@ -162,14 +159,14 @@ class TestSegmentedPng:
         np.testing.assert_array_equal(np.asarray(picture.convert("RGB")), seg.segmented_image())
 
     def test_preview_size(self):
-        big = np.repeat(np.repeat(quadrants(), 10, 0), 10, 1)
+        big = np.repeat(np.repeat(quadrants(60, 40), 10, 0), 10, 1)
         seg = kseg.segment(big, 4)
         picture = PIL.Image.open(io.BytesIO(export.segmented_png(seg, 120)))
         assert picture.size == (120, 80)
         np.testing.assert_array_equal(np.asarray(picture.convert("RGB")), seg.segmented_image(120))
 
     def test_transparent_pixels_stay_transparent(self):
-        rgb = quadrants()
+        rgb = quadrants(60, 40)
         alpha = np.ones(rgb.shape[:2], bool)
         alpha[:5, :7] = False
         seg = kseg.segment(kseg.Image.from_array(rgb, alpha), 4)
@@ -195,34 +192,34 @@ class TestSegmentedPng:
 class TestDownscale:
     def test_longer_side_is_capped_and_colours_kept(self):
         rgb = np.full((300, 500, 3), (10, 20, 30), np.uint8)
-        out = figures.downscale(rgb, max_side=100)
+        out = kseg.downscale(rgb, max_side=100)
         assert out.shape == (60, 100, 3) and out.dtype == np.uint8
         assert (out == (10, 20, 30)).all()
 
     def test_small_images_are_copied_not_shared(self):
-        rgb = quadrants()
-        out = figures.downscale(rgb, max_side=1000)
+        rgb = quadrants(60, 40)
+        out = kseg.downscale(rgb, max_side=1000)
         np.testing.assert_array_equal(out, rgb)
         out[:] = 0
         assert rgb.any()
 
     def test_alpha_becomes_a_fourth_channel(self):
-        rgb = quadrants()
+        rgb = quadrants(60, 40)
         alpha = np.zeros(rgb.shape[:2], bool)
         alpha[:, :30] = True
-        out = figures.downscale(rgb, alpha, max_side=30)
+        out = kseg.downscale(rgb, alpha, max_side=30)
         assert out.shape == (20, 30, 4)
         assert (out[:, :14, 3] == 255).all() and (out[:, 16:, 3] == 0).all()
 
     def test_read_only_input_is_fine(self):
-        image = kseg.Image.from_array(quadrants())
-        assert figures.downscale(image.rgb, max_side=12).shape == (8, 12, 3)
+        image = kseg.Image.from_array(quadrants(60, 40))
+        assert kseg.downscale(image.rgb, max_side=12).shape == (8, 12, 3)
 
 
 class TestIsolate:
     def test_chosen_clusters_keep_their_pixels_and_the_rest_is_dimmed(self, seg):
-        rgb = quadrants()
-        out = figures.isolate(seg, [1, 3], dim=0.2)
+        rgb = quadrants(60, 40)
+        out = kseg.isolate(seg, [1, 3], dim=0.2)
         keep = np.zeros(rgb.shape[:2], bool)
         keep[:24, 30:] = True  # cluster 1 (green)
         keep[24:, 50:] = True  # cluster 3 (white)
@@ -232,32 +229,32 @@ class TestIsolate:
         assert rest.max() <= 0.2 * 255 + 1
 
     def test_paint_uses_cluster_colours(self):
-        rgb = quadrants()
+        rgb = quadrants(60, 40)
         rgb[0, 0] = (210, 30, 30)  # a slightly different red, still cluster 0
         seg = kseg.segment(rgb, 4)
-        out = figures.isolate(seg, [0], paint=True, dim=0)
+        out = kseg.isolate(seg, [0], paint=True, dim=0)
         assert (out[:, :30] == seg.centers_rgb[0]).all()
         assert (out[:, 30:] == 0).all()
 
     def test_nothing_chosen_dims_everything(self, seg):
-        out = figures.isolate(seg, [], dim=1.0)
+        out = kseg.isolate(seg, [], dim=1.0)
         assert (out[..., 0] == out[..., 1]).all()
 
     def test_preview_size(self):
-        seg = kseg.segment(np.repeat(np.repeat(quadrants(), 10, 0), 10, 1), 4)
-        assert figures.isolate(seg, [0], max_side=120).shape == (80, 120, 3)
-        assert figures.isolate(seg, [0], max_side=None).shape == (400, 600, 3)
+        seg = kseg.segment(np.repeat(np.repeat(quadrants(60, 40), 10, 0), 10, 1), 4)
+        assert kseg.isolate(seg, [0], max_side=120).shape == (80, 120, 3)
+        assert kseg.isolate(seg, [0], max_side=None).shape == (400, 600, 3)
 
     def test_bad_cluster_and_dim_are_refused(self, seg):
         with pytest.raises(ValueError, match="does not exist"):
-            figures.isolate(seg, [4])
+            kseg.isolate(seg, [4])
         with pytest.raises(ValueError, match="dim"):
-            figures.isolate(seg, [0], dim=1.5)
+            kseg.isolate(seg, [0], dim=1.5)
 
 
 class TestSwatchUrl:
     def test_svg_data_url_of_the_colour(self):
-        url = figures.swatch_url("#1a2B3c")
+        url = charts.swatch_url("#1a2B3c")
         prefix = "data:image/svg+xml;base64,"
         assert url.startswith(prefix)
         svg = base64.b64decode(url[len(prefix) :]).decode("ascii")
@@ -268,4 +265,4 @@ class TestSwatchUrl:
     )
     def test_anything_but_a_hex_colour_is_refused(self, text):
         with pytest.raises(ValueError, match="#rrggbb"):
-            figures.swatch_url(text)
+            charts.swatch_url(text)

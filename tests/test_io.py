@@ -11,6 +11,7 @@ import warnings
 import zlib
 
 import cv2
+import images
 import numpy as np
 import PIL.Image
 import PIL.ImageFile
@@ -30,10 +31,10 @@ def encode(image: PIL.Image.Image, kind: str, **options) -> bytes:
 
 
 def quadrants(size: int = 16) -> PIL.Image.Image:
-    """Red, green / blue, yellow quadrants, each size x size."""
-    pixels = np.zeros((2 * size, 2 * size, 3), np.uint8)
-    pixels[:size, :size], pixels[:size, size:] = RED, GREEN
-    pixels[size:, :size], pixels[size:, size:] = BLUE, YELLOW
+    """Red, green / blue, yellow quadrants, each size x size (images.quadrants, as Pillow's)."""
+    pixels = images.quadrants(
+        2 * size, 2 * size, split=(size, size), colours=(RED, GREEN, BLUE, YELLOW)
+    )
     return PIL.Image.fromarray(pixels)
 
 

@@ -1,6 +1,7 @@
 """kseg.segment: known answers, equality with per-pixel Lloyd, parity with cv2.kmeans."""
 
 import cv2
+import images
 import numpy as np
 import pytest
 
@@ -12,15 +13,13 @@ from kseg.samples import sample_path
 QUADRANT_COLORS = [(220, 30, 30), (30, 200, 40), (20, 40, 210), (240, 240, 240)]
 
 
-def quadrants(noise=0, size=40, seed=0):
-    rgb = np.zeros((size, size, 3), np.uint8)
-    h = size // 2
-    for (r, c), color in zip([(0, 0), (0, h), (h, 0), (h, h)], QUADRANT_COLORS, strict=True):
-        rgb[r : r + h, c : c + h] = color
-    if noise:
-        jitter = np.random.default_rng(seed).integers(-noise, noise + 1, rgb.shape)
-        rgb = np.clip(rgb.astype(int) + jitter, 0, 255).astype(np.uint8)
-    return rgb
+def quadrants(size=40, jitter=0, noise=0.0):
+    """size x size, QUADRANT_COLORS in four equal quadrants (top left, top right, bottom
+    left, bottom right), with uniform integer `jitter` or Gaussian `noise` (seed 0)."""
+    half = size // 2
+    return images.quadrants(
+        size, size, split=(half, half), colours=QUADRANT_COLORS, jitter=jitter, noise=noise
+    )
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,7 @@ def coffee():
 @pytest.mark.parametrize("space", ["rgb", "lab", "hsv"])
 @pytest.mark.parametrize("engine", ["histogram", "opencv"])
 def test_four_quadrants_recovered(space, engine):
-    rgb = quadrants(noise=6)
+    rgb = quadrants(jitter=6)
     seg = segment(rgb, 4, color_space=space, engine=engine)
     labels = seg.labels
     for r, c in [(0, 0), (0, 20), (20, 0), (20, 20)]:
@@ -45,7 +44,7 @@ def test_four_quadrants_recovered(space, engine):
 
 
 def test_segmented_image_has_k_colours_and_matches_labels():
-    seg = segment(quadrants(noise=10), 3, seed=1)
+    seg = segment(quadrants(jitter=10), 3, seed=1)
     out = seg.segmented_image()
     assert out.shape == (40, 40, 3) and out.dtype == np.uint8
     np.testing.assert_array_equal(out, seg.centers_rgb[seg.labels])
@@ -109,9 +108,7 @@ def test_same_seed_same_labels(coffee):
 
 def test_coarse_path_used_for_many_colours_and_still_good():
     """Above 20k distinct colours the attempts run on a coarse summary."""
-    rng = np.random.default_rng(0)
-    base = quadrants(size=200)
-    rgb = np.clip(base.astype(int) + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+    rgb = quadrants(size=200, noise=12)
     hist = ColorHistogram(rgb)
     assert hist.n_colors > 20_000
     seg = segment(hist, 4)
@@ -191,7 +188,7 @@ def test_preview_and_mask():
 
 
 def test_elbow_decreases_and_suggests():
-    curve = kseg.elbow(quadrants(noise=4), range(2, 8))
+    curve = kseg.elbow(quadrants(jitter=4), range(2, 8))
     values = list(curve.values())
     assert list(curve) == list(range(2, 8))
     assert all(a >= b for a, b in zip(values, values[1:], strict=False))
@@ -218,7 +215,7 @@ def test_bad_parameters(kwargs, match):
 
 def test_opencv_engine_with_given_centres():
     init = np.array(QUADRANT_COLORS, float)
-    seg = segment(quadrants(noise=3), 4, init=init, engine="opencv", max_iter=5)
+    seg = segment(quadrants(jitter=3), 4, init=init, engine="opencv", max_iter=5)
     assert seg.k == 4
     got = sorted(map(tuple, seg.centers_rgb.tolist()))
     assert np.abs(np.subtract(got, sorted(QUADRANT_COLORS))).max() <= 2
@@ -256,7 +253,7 @@ def test_regions_then_colours(coffee, space):
 def test_regions_on_flat_quadrants_recover_them():
     from kseg._superpixels import superpixels
 
-    rgb = quadrants(noise=5, size=120)
+    rgb = quadrants(120, jitter=5)
     seg = segment(rgb, 4, regions=superpixels(rgb, 36))
     for r, c in [(0, 0), (0, 60), (60, 0), (60, 60)]:
         block = seg.labels[r : r + 60, c : c + 60]

@@ -6,6 +6,7 @@ import warnings
 from types import SimpleNamespace
 
 import cv2
+import images
 import numpy as np
 import pytest
 
@@ -24,12 +25,11 @@ def textured(height: int = 300, width: int = 400) -> np.ndarray:
 QUADRANT_COLORS = np.array([[200, 30, 30], [30, 180, 40], [40, 60, 200], [230, 220, 60]])
 
 
-def quadrants(height=100, width=120, split=(37, 61), noise=3.0, seed=0):
+def quadrants(seed=0):
     """Four flat quadrants (split off the superpixel grid) plus mild noise, and their truth."""
-    rows, cols = np.mgrid[0:height, 0:width]
-    truth = (rows >= split[0]).astype(np.int32) * 2 + (cols >= split[1])
-    rgb = QUADRANT_COLORS[truth] + np.random.default_rng(seed).normal(0, noise, (height, width, 3))
-    return np.clip(rgb, 0, 255).astype(np.uint8), truth
+    return images.quadrants(
+        120, 100, split=(37, 61), colours=QUADRANT_COLORS, noise=3.0, seed=seed, truth=True
+    )
 
 
 def n_pieces(mask: np.ndarray) -> int:
