@@ -13,14 +13,12 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 import streamlit.config
+from images import QUAD_COLORS, quadrants  # noqa: F401  (the AppTest files' images)
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 TIMEOUT = 60  # seconds for one run of the page
-
-# Four flat colours over unequal areas: 4 distinct colours, a known palette.
-QUAD_COLORS = [(200, 30, 30), (30, 160, 40), (20, 40, 220), (240, 240, 240)]
 
 
 def start(query: dict[str, str] | None = None, **state) -> AppTest:
@@ -64,10 +62,3 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     buf = io.BytesIO()
     PIL.Image.fromarray(pixels).save(buf, format="PNG")
     return buf.getvalue()
-
-
-def quadrants(width: int = 120, height: int = 80, tweak: int = 0) -> np.ndarray:
-    """Four flat colours; `tweak` changes one pixel so the bytes (and cache keys) differ."""
-    import images  # tests/images.py: the one builder of test images
-
-    return images.quadrants(width, height, colours=QUAD_COLORS, tweak=tweak)

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import tomllib
 import zlib
 
 import cv2
@@ -25,7 +24,6 @@ import PIL.Image
 import pytest
 from app_support import (
     QUAD_COLORS,
-    ROOT,
     metric,
     ok,
     palette_hexes,
@@ -682,13 +680,3 @@ def test_plain_text_cannot_format(text):
 )  # fmt: skip
 def test_big_numbers_are_short(value, shown):
     assert big_number(value) == shown
-
-
-def test_config_is_set_for_a_public_demo():
-    with open(ROOT / ".streamlit" / "config.toml", "rb") as f:
-        config = tomllib.load(f)
-    assert config["server"]["maxUploadSize"] == 50
-    assert config["server"]["enableXsrfProtection"] is True
-    assert config["browser"]["gatherUsageStats"] is False
-    assert config["client"]["toolbarMode"] == "viewer"
-    assert config["client"]["showErrorDetails"] == "none"
