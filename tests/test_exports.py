@@ -43,13 +43,18 @@ def test_image_error_is_a_value_error():
     assert issubclass(kseg.ImageError, ValueError)
 
 
-def test_library_does_not_import_streamlit_or_plotly():
+def loaded_in_a_fresh_interpreter(imports: str) -> list[str]:
+    """Which of streamlit and plotly a new Python has loaded after ``import <imports>``."""
     code = (
-        "import sys, kseg, kseg.cli, kseg.export, kseg.samples; "
-        "print(sorted(m for m in ('streamlit', 'plotly') if m in sys.modules))"
+        f"import sys, {imports}; "
+        "print(*[m for m in ('streamlit', 'plotly') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    return out.stdout.split()
+
+
+def test_library_does_not_import_streamlit_or_plotly():
+    assert loaded_in_a_fresh_interpreter("kseg, kseg.cli, kseg.export, kseg.samples") == []
     root = pathlib.Path(kseg.__file__).parent
     for path in root.rglob("*.py"):
         if root / "dashboard" in path.parents:
@@ -60,9 +65,4 @@ def test_library_does_not_import_streamlit_or_plotly():
 
 
 def test_the_page_package_loads_both():
-    code = (
-        "import sys, kseg.dashboard.page; "
-        "print('streamlit' in sys.modules, 'plotly' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "True True"
+    assert loaded_in_a_fresh_interpreter("kseg.dashboard.page") == ["streamlit", "plotly"]
