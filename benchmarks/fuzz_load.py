@@ -1,6 +1,6 @@
 """Fuzz kseg.load_image for a while: mutated bytes of valid images of every format.
 
-The longer run of tests/test_hostile.py::test_load_image_fuzz_quick. Each input is a
+The longer run of tests/test_hostile_library.py::test_load_image_fuzz_quick. Each input is a
 small valid image (PNG RGB/RGBA/LA/P/1-bit/16-bit, JPEG baseline/progressive/EXIF/CMYK/
 gray, GIF, animated GIF, WebP lossy and lossless, BMP, TIFF raw/LZW/deflate/float/
 multi-page) damaged once or twice (flipped bytes, a header field set to an extreme value,
