@@ -63,7 +63,7 @@ class ColorHistogram:
     """
 
     def __init__(self, rgb: np.ndarray, alpha: np.ndarray | None = None):
-        rgb, alpha = as_rgb_alpha(_Pixels(rgb, alpha))
+        rgb, alpha = as_rgb_alpha(rgb, alpha)
         self.rgb = _read_only(rgb)
         self.alpha = None if alpha is None else _read_only(alpha)
         keys, counts = _count_colors(rgb, alpha)
@@ -77,8 +77,9 @@ class ColorHistogram:
         """Histogram of a kseg ``Image``, an (H, W, 3) uint8 array or an existing histogram."""
         if isinstance(image, ColorHistogram):
             return image
-        rgb, alpha = as_rgb_alpha(image)
-        return cls(rgb, alpha)
+        if isinstance(image, np.ndarray):
+            return cls(image)
+        return cls(getattr(image, "rgb", image), getattr(image, "alpha", None))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -183,12 +184,6 @@ class ColorFeatures:
     points: np.ndarray
     weights: np.ndarray
     summaries: tuple[tuple[np.ndarray, np.ndarray], ...]
-
-
-@dataclass(frozen=True)
-class _Pixels:
-    rgb: Any
-    alpha: Any
 
 
 def _coarse_summary(colors, weights, points, bits):

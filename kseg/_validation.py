@@ -31,9 +31,7 @@ INITS = ("k-means++", "random")
 EPS_ONLY_MAX_ITER = 100  # OpenCV's cap on updates when only EPS is given
 
 
-def check_int(
-    name: str, value: Any, *, low: int, high: int | None = None, hint: str = ""
-) -> int:
+def check_int(name: str, value: Any, *, low: int, high: int | None = None, hint: str = "") -> int:
     """``value`` as an int within ``low..high``: TypeError if not whole, ValueError if out.
 
     ``hint`` (e.g. "the approximate number of superpixels, e.g. 400") is added to
@@ -106,16 +104,17 @@ def check_init(init: Any, k: int, d: int) -> np.ndarray | None:
     return np.ascontiguousarray(centers)
 
 
-def as_rgb_alpha(image: Any) -> tuple[np.ndarray, np.ndarray | None]:
+def as_rgb_alpha(image: Any, alpha: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
     """The C-contiguous (H, W, 3) uint8 pixels of ``image`` and its (H, W) bool opacity.
 
-    ``image`` is an RGB array or anything with ``.rgb`` and ``.alpha`` (a kseg
-    ``Image`` or ``ColorHistogram``). The opacity is None when every pixel is opaque.
+    ``image`` is an RGB array (with ``alpha`` beside it) or anything with ``.rgb`` and
+    ``.alpha`` (a kseg ``Image`` or ``ColorHistogram``). The opacity is None when every
+    pixel is opaque.
     """
     if hasattr(image, "rgb") and not isinstance(image, np.ndarray):
         rgb, alpha = image.rgb, getattr(image, "alpha", None)
     else:
-        rgb, alpha = image, None
+        rgb = image
     if not isinstance(rgb, np.ndarray):
         raise TypeError(
             "The image must be a kseg Image, a ColorHistogram or a NumPy array of shape "
