@@ -314,10 +314,11 @@ def elbow(
 ) -> dict[int, float]:
     """Compactness for each k in ``ks``, reusing one histogram: the data for an elbow chart.
 
-    Other keyword arguments go to :func:`segment`. Returns ``{k: compactness}``.
+    Other keyword arguments go to :func:`segment` (``features=`` too: made here once for
+    every k when not given). Returns ``{k: compactness}``.
     """
     hist = ColorHistogram.from_image(image)
-    features = hist.in_space(color_space)
+    features = kwargs.pop("features", None) or hist.in_space(color_space)
     return {
         int(k): segment(
             hist,

@@ -195,6 +195,15 @@ def test_elbow_decreases_and_suggests():
     assert kseg.suggest_k(curve) == 4
 
 
+def test_elbow_reuses_given_colour_features():
+    hist = kseg.ColorHistogram(quadrants(jitter=4))
+    lab = hist.in_space("lab")
+    given = kseg.elbow(hist, range(2, 6), color_space="lab", features=lab)
+    assert given == kseg.elbow(hist, range(2, 6), color_space="lab")
+    with pytest.raises(ValueError, match="features must be"):
+        kseg.elbow(hist, range(2, 4), color_space="rgb", features=lab)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -131,7 +131,12 @@ def elbow_curve(digest: str, ks: tuple[int, int], color_space: str, seed: int, _
     """Compactness for k = ks[0]..ks[1] with a few attempts each."""
     low, high = ks
     return kseg.elbow(
-        _hist, range(low, high + 1), attempts=ELBOW_ATTEMPTS, color_space=color_space, seed=seed
+        _hist,
+        range(low, high + 1),
+        attempts=ELBOW_ATTEMPTS,
+        color_space=color_space,
+        seed=seed,
+        features=color_features(digest, color_space, _hist),
     )
 
 
