@@ -72,7 +72,8 @@ def lloyd(X, w, C0, max_iter, eps2):  # pragma: no cover - compiled
     weighted mean of its points; stop after ``max_iter`` moves or once no centre
     moved more than sqrt(eps2). A last assignment makes labels and compactness
     agree with the centres returned. An empty cluster takes the point farthest
-    from its centre, as OpenCV does. Cluster sums are updated only for points
+    from its centre, which leaves its old cluster's mean, as in OpenCV and
+    scikit-learn (``_refill_empty``). Cluster sums are updated only for points
     that change cluster, so an iteration costs one pass over the bounds.
     """
     n, d = X.shape
@@ -98,7 +99,7 @@ def lloyd(X, w, C0, max_iter, eps2):  # pragma: no cover - compiled
             else:
                 refill = True
         if refill:
-            _refill_empty(X, w, newC, wsum, labels)
+            _refill_empty(X, w, newC, sums, wsum, labels)
         max_shift2 = 0.0
         max_shift = 0.0
         for j in range(k):
@@ -208,25 +209,55 @@ def _assign_all(X, C, labels, upper, lower):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _refill_empty(X, w, C, wsum, labels):  # pragma: no cover - compiled
-    """Move each empty centre onto the point farthest from its own centre."""
+def _refill_empty(X, w, C, sums, wsum, labels):  # pragma: no cover - compiled
+    """Move each empty centre onto the point farthest from its own centre.
+
+    The point leaves its cluster with its whole weight (a point is a distinct colour), and
+    that cluster's mean is recomputed before the next empty centre chooses, as in OpenCV's
+    kmeans.cpp (which looks in the largest cluster only). A cluster's last point of positive
+    weight never leaves, so no refill empties another cluster.
+    """
     n, d = X.shape
+    k = C.shape[0]
+    members = np.zeros(k, dtype=np.int64)
+    for i in range(n):
+        if w[i] > 0.0:
+            members[labels[i]] += 1
     far = np.empty(n)
     for i in range(n):
-        a = labels[i]
-        s2 = 0.0
-        for c in range(d):
-            t = X[i, c] - C[a, c]
-            s2 += t * t
-        far[i] = s2 if w[i] > 0.0 else -1.0
-    for j in range(C.shape[0]):
+        far[i] = _distance_if_movable(X, w, C, labels, members, i)
+    for j in range(k):
         if wsum[j] > 0.0:
             continue
         i = np.argmax(far)
         if far[i] <= 0.0:
             return  # every point sits on a centre: fewer distinct points than clusters
+        a = labels[i]
+        wi = w[i]
+        labels[i] = j
+        members[a] -= 1
+        members[j] = 1
+        wsum[a] -= wi
+        wsum[j] = wi
         for c in range(d):
+            sums[a, c] -= wi * X[i, c]
+            sums[j, c] = wi * X[i, c]
+            C[a, c] = sums[a, c] / wsum[a]
             C[j, c] = X[i, c]
         far[i] = -1.0
-        labels[i] = j
-        wsum[j] = w[i]
+        for ii in range(n):
+            if labels[ii] == a:
+                far[ii] = _distance_if_movable(X, w, C, labels, members, ii)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _distance_if_movable(X, w, C, labels, members, i):  # pragma: no cover - compiled
+    """Squared distance from point i to its centre; -1 if it weighs nothing or is alone."""
+    a = labels[i]
+    if w[i] <= 0.0 or members[a] <= 1:
+        return -1.0
+    s2 = 0.0
+    for c in range(X.shape[1]):
+        t = X[i, c] - C[a, c]
+        s2 += t * t
+    return s2

@@ -103,6 +103,38 @@ def test_empty_cluster_is_refilled_without_nan():
     assert len(set(res.labels.tolist())) == 3
 
 
+def test_empty_cluster_donor_gives_up_the_moved_point():
+    """Regression (issue 10): the farthest point moved onto an empty cluster stayed in its
+    old cluster's mean, so with max_iter=1 the donor's centre came back as -1.65, the mean
+    of all ten points. OpenCV's kmeans.cpp takes it out: the donor keeps the other eight."""
+    X = np.array([[-10], [-9.5], [-9], [-8.5], [-8], [-1], [1], [9], [9.5], [10.0]])
+    res = kmeans(X, 3, init=[[-10.0]] * 3, attempts=1, max_iter=1)
+    # All ten start in cluster 0 (mean -1.65); 10 then 9.5 are the farthest from it.
+    np.testing.assert_allclose(res.centers.ravel(), [-36 / 8, 10.0, 9.5], atol=1e-12)
+
+
+def test_empty_cluster_donor_moves_the_whole_weight_and_is_recomputed():
+    """Regression (issue 10): a moved colour left its weight in the donor's mean. The donor's
+    mean is recomputed after each move, as OpenCV does, so the second empty cluster takes
+    7.5 (8.37 from the donor's new mean -20/23), not -8 (8 from the stale mean 0)."""
+    X = np.array([[-8.0], [-1.0], [7.5], [10.0]])
+    w = np.array([2.0, 19.0, 2.0, 2.0])  # weighted mean exactly 0
+    res = kmeans(X, 3, weights=w, init=[[-8.0]] * 3, attempts=1, max_iter=1)
+    np.testing.assert_allclose(res.centers.ravel(), [-35 / 21, 10.0, 7.5], atol=1e-12)
+    np.testing.assert_array_equal(res.labels, [0, 0, 2, 1])
+    assert res.compactness == pytest.approx(2 * (-8 + 35 / 21) ** 2 + 19 * (-1 + 35 / 21) ** 2)
+
+
+def test_empty_clusters_do_not_empty_their_donors():
+    """Regression (issue 10): with stale distances two empty clusters took both colours of
+    cluster 0 (0 and 10, each 5 from the mean 5), emptying it. Once 0 leaves, 10 sits on
+    its cluster's recomputed mean, so the second empty cluster takes 50 from cluster 1."""
+    X = np.array([[0.0], [10.0], [50.0], [51.0]])
+    res = kmeans(X, 4, init=[[5.0], [50.5], [1000.0], [2000.0]], attempts=1, max_iter=1)
+    np.testing.assert_allclose(res.centers.ravel(), [10.0, 51.0, 0.0, 50.0], atol=1e-12)
+    assert res.compactness == 0.0
+
+
 def test_duplicate_points_fewer_than_k_distinct():
     X = np.array([[1.0, 1.0]] * 5 + [[2.0, 2.0]] * 5)
     res = kmeans(X, 3, seed=0)
