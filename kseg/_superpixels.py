@@ -137,7 +137,9 @@ def superpixels(
     """Split an image into about ``n_segments`` SLIC superpixels.
 
     Centres start on a regular grid of step ``S = sqrt(pixels / n_segments)``,
-    each nudged to the lowest colour gradient of its 3 x 3 neighbourhood. Each
+    each nudged to the lowest colour gradient of its 3 x 3 neighbourhood if that
+    is strictly lower and no other centre is there (so as many segments as
+    pixels give one superpixel per pixel). Each
     iteration lets every centre compete only for the pixels of its 2S x 2S
     window, gives each pixel to the nearest centre that reached it, with
     distance ``sqrt(dc**2 + (ds / S)**2 * compactness**2)`` (``dc`` colour,
@@ -327,20 +329,22 @@ def _grid_centers(planes, alpha, grid: _Grid) -> np.ndarray:
     """(K, 5) float32 starting centres: row, col and the three colour values.
 
     Each grid point moves to the lowest colour gradient of its 3 x 3
-    neighbourhood (SLIC), so that no centre starts on an edge. A centre whose
-    3 x 3 neighbourhood is transparent moves to the opaque pixel of its cell
-    nearest the grid point; a centre whose cell is transparent is disabled
+    neighbourhood (SLIC), so that no centre starts on an edge. It moves only to
+    a strictly lower gradient (a flat area keeps the grid), ties going to the
+    pixel nearest the grid point, and never onto a pixel another centre holds or
+    starts from: with cells of a pixel or two, neighbourhoods overlap. A centre
+    whose 3 x 3 neighbourhood is transparent moves to the opaque pixel of its
+    cell nearest the grid point; a centre whose cell is transparent is disabled
     (row +inf) and never wins a pixel.
     """
     height, width = grid.height, grid.width
-    rows = ((np.arange(grid.n_rows) + 0.5) * height / grid.n_rows).astype(np.intp)
-    cols = ((np.arange(grid.n_cols) + 0.5) * width / grid.n_cols).astype(np.intp)
+    rows = _middles(height, grid.n_rows)
+    cols = _middles(width, grid.n_cols)
     ys = np.repeat(rows, grid.n_cols)
     xs = np.tile(cols, grid.n_rows)
 
-    offsets = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
-    cand_y = np.clip(ys[:, None] + offsets[:, 0], 0, height - 1)
-    cand_x = np.clip(xs[:, None] + offsets[:, 1], 0, width - 1)
+    cand_y = np.clip(ys[:, None] + _NUDGES[:, 0], 0, height - 1)
+    cand_x = np.clip(xs[:, None] + _NUDGES[:, 1], 0, width - 1)
     gradient = np.zeros(cand_y.shape, np.float64)
     for plane in planes:
         horizontal = (
@@ -354,16 +358,21 @@ def _grid_centers(planes, alpha, grid: _Grid) -> np.ndarray:
         gradient += horizontal.astype(np.float64) ** 2 + vertical.astype(np.float64) ** 2
     if alpha is not None:
         gradient[~alpha[cand_y, cand_x]] = np.inf
-    pick = np.argmin(gradient, axis=1)
-    ys = cand_y[np.arange(len(ys)), pick]
-    xs = cand_x[np.arange(len(xs)), pick]
-
     centers = np.empty((len(ys), 5), np.float32)
     centers[:, 0] = ys
     centers[:, 1] = xs
+    holder = np.full((height, width), -1, np.intp)  # which centre holds each pixel
+    holder[ys, xs] = np.arange(len(ys))
+    stuck = np.flatnonzero(~np.isfinite(gradient.min(axis=1)))
     if alpha is not None:
-        for k in np.flatnonzero(~np.isfinite(gradient.min(axis=1))):
+        for k in stuck:
             _place_in_cell(centers, int(k), alpha, grid)
+            if np.isfinite(centers[k, 0]):
+                holder[int(centers[k, 0]), int(centers[k, 1])] = k
+    pick = _nudges(gradient, holder, cand_y, cand_x)
+    moving = np.isfinite(gradient.min(axis=1))
+    centers[moving, 0] = cand_y[moving, pick[moving]]
+    centers[moving, 1] = cand_x[moving, pick[moving]]
     alive = np.isfinite(centers[:, 0])
     centers[~alive, 2:] = 0.0
     for c, plane in enumerate(planes):
@@ -371,6 +380,45 @@ def _grid_centers(planes, alpha, grid: _Grid) -> np.ndarray:
             centers[alive, 0].astype(np.intp), centers[alive, 1].astype(np.intp)
         ]
     return centers
+
+
+def _middles(length: int, n: int) -> np.ndarray:
+    """The pixel nearest the middle of each of ``n`` equal cells along ``length`` pixels.
+
+    Cell i's middle is at (i + 1/2) * length / n - 1/2 in pixel coordinates; a tie (an even
+    cell) goes to the upper or left pixel, so a flat image's grid is symmetric. Integers
+    only: no rounding error decides a tie.
+    """
+    twice = (2 * np.arange(n, dtype=np.intp) + 1) * length - 2 * n
+    return -(-twice // (2 * n))
+
+
+# The 3 x 3 neighbourhood, the grid point first, then nearest first: ties go to the first.
+_NUDGES = np.array([(0, 0), (0, -1), (0, 1), (-1, 0), (1, 0), (-1, -1), (-1, 1), (1, -1), (1, 1)])
+
+
+def _nudges(gradient, holder, cand_y, cand_x) -> np.ndarray:
+    """Each centre's pick among its 3 x 3 candidates (column 0 stays on the grid point).
+
+    A candidate is allowed if its gradient is strictly below the grid point's and no other
+    centre starts on it or has picked it; where two centres pick one pixel, the lower index
+    keeps it and the other picks again. Staying is always allowed, so this ends.
+    """
+    k = np.arange(len(gradient))
+    held = holder[cand_y, cand_x]
+    cost = np.where(gradient < gradient[:, :1], gradient, np.inf)
+    cost[(held >= 0) & (held != k[:, None])] = np.inf
+    cost[:, 0] = gradient[:, 0]
+    while True:
+        pick = np.argmin(cost, axis=1)
+        moved = np.flatnonzero(pick > 0)
+        target = cand_y[moved, pick[moved]] * holder.shape[1] + cand_x[moved, pick[moved]]
+        order = np.argsort(target, kind="stable")  # stable: lower index first among equals
+        repeated = np.flatnonzero(target[order][1:] == target[order][:-1]) + 1
+        if len(repeated) == 0:
+            return pick
+        losers = moved[order[repeated]]
+        cost[losers, pick[losers]] = np.inf
 
 
 def _place_in_cell(centers, k: int, alpha, grid: _Grid) -> None:

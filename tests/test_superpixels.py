@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from kseg import ImageError
-from kseg._superpixels import Superpixels, superpixels
+from kseg._superpixels import Superpixels, _color_planes, _Grid, _grid_centers, superpixels
 from kseg.samples import sample_path
 
 
@@ -142,6 +142,50 @@ def test_more_segments_than_pixels_says_so_in_the_result():
     assert len(sp.warnings) == 1 and "more than the image's 20 pixels" in sp.warnings[0]
     assert 1 <= sp.n_regions <= 20
     assert superpixels(rgb, 4).warnings == ()
+
+
+def test_as_many_segments_as_pixels_gives_one_region_per_pixel():
+    """Regression (issue 10): on a flat image every gradient ties, and the nudge moved every
+    centre up-left, so the first row's and column's centres met: 382 regions of 420."""
+    sp = superpixels(np.zeros((20, 21, 3), np.uint8), 420)
+    assert sp.n_regions == 420
+    np.testing.assert_array_equal(np.sort(sp.labels.ravel()), np.arange(420))
+
+
+def test_as_many_segments_as_pixels_on_noise_gives_one_region_per_pixel():
+    """Regression (issue 10): on noise the nudge put neighbouring centres on one pixel, so
+    only 288 of 420 regions came back."""
+    rgb = np.random.default_rng(0).integers(0, 256, (20, 21, 3), dtype=np.uint8)
+    assert superpixels(rgb, 420).n_regions == 420
+
+
+def starting_centres(rgb: np.ndarray, n_segments: int) -> np.ndarray:
+    grid = _Grid.for_image(rgb.shape[0], rgb.shape[1], n_segments)
+    planes = _color_planes(rgb, "lab", grid.step / 10.0, [(0, rgb.shape[0])], None)
+    return _grid_centers(planes, None, grid)
+
+
+def test_centres_on_a_flat_image_stay_on_the_grid():
+    """Regression (issue 10): tied gradients sent every centre to its up-left neighbour."""
+    centres = starting_centres(np.full((9, 12, 3), 77, np.uint8), 12)
+    rows, cols = np.meshgrid([1, 4, 7], [1, 4, 7, 10], indexing="ij")
+    np.testing.assert_array_equal(centres[:, 0], rows.ravel())
+    np.testing.assert_array_equal(centres[:, 1], cols.ravel())
+
+
+def test_a_centre_on_an_edge_moves_to_the_lower_gradient_beside_it():
+    rgb = np.zeros((9, 9, 3), np.uint8)
+    rgb[:, 5:] = 255  # the edge runs between columns 4 and 5; grid points are at 1, 4, 7
+    centres = starting_centres(rgb, 9)
+    np.testing.assert_array_equal(centres[:, 0], [1, 1, 1, 4, 4, 4, 7, 7, 7])
+    np.testing.assert_array_equal(centres[:, 1], [1, 3, 7] * 3)
+
+
+@pytest.mark.parametrize("n_segments", [200, 300, 450, 900])
+def test_no_two_centres_start_on_one_pixel(n_segments):
+    rgb = np.random.default_rng(n_segments).integers(0, 256, (30, 30, 3), dtype=np.uint8)
+    centres = starting_centres(rgb, n_segments)
+    assert len(np.unique(centres[:, :2], axis=0)) == len(centres)
 
 
 # ----------------------------------------------------------------------------- alpha
