@@ -195,6 +195,56 @@ def test_elbow_decreases_and_suggests():
     assert kseg.suggest_k(curve) == 4
 
 
+FIVE_COLOURS = np.array([[220, 40, 40], [40, 180, 60], [40, 60, 220], [240, 230, 80], [30, 30, 30]])
+
+
+def five_stripes(noise=8.0, seed=0):
+    """Five well-separated colours in vertical stripes of 50 x 12 pixels, plus Gaussian noise."""
+    labels = np.repeat(np.arange(5), 12)[None, :].repeat(50, axis=0)
+    noisy = FIVE_COLOURS[labels] + np.random.default_rng(seed).normal(0, noise, (50, 60, 3))
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def up_to(curve, high):
+    """The curve's k <= high: kseg.elbow computes each k alone (one seed), whatever the range."""
+    return {k: value for k, value in curve.items() if k <= high}
+
+
+@pytest.mark.parametrize("noise", [8.0, 20.0])
+def test_suggest_k_finds_five_colours_whatever_the_range(noise):
+    curve = kseg.elbow(five_stripes(noise), range(2, 33))
+    assert [kseg.suggest_k(up_to(curve, high)) for high in (16, 24, 32)] == [5, 5, 5]
+
+
+def test_suggest_k_on_a_photo_does_not_depend_on_the_range_end():
+    """Regression (issue 10): the elbow was the k farthest below the chord from the first to
+    the last k, so the range moved it: k = 6 for 2-16 and 10 for 2-32 on the same photo."""
+    curve = kseg.elbow(kseg.load_image(sample_path("chelsea")), range(2, 33))
+    assert kseg.suggest_k(up_to(curve, 16)) == kseg.suggest_k(curve)
+    assert 4 <= kseg.suggest_k(curve) <= 10
+
+
+@pytest.mark.parametrize(
+    ("curve", "expected"),
+    [
+        ({2: 1000.0, 3: 400.0, 4: 100.0, 5: 95.0, 6: 91.0, 7: 88.0}, 4),
+        ({2: 1000.0, 3: 400.0, 4: 100.0, 5: 95.0, 6: 91.0, 7: 88.0, 8: 1.0}, 8),  # 2nd elbow
+        ({2: 1000.0, 3: 700.0, 4: 490.0}, 4),  # each step cuts 30 %: not flat yet
+        ({2: 100.0, 3: 86.0, 4: 74.0}, 2),  # each step cuts 14 %: flat from the start
+        ({3: 50.0, 4: 0.0, 5: 0.0}, 4),  # four distinct colours fit exactly
+        ({2: 0.0, 3: 0.0}, 2),
+        ({7: 12.5}, 7),
+    ],
+)
+def test_suggest_k_known_answers(curve, expected):
+    assert kseg.suggest_k(curve) == expected
+
+
+def test_suggest_k_refuses_an_empty_curve():
+    with pytest.raises(ValueError, match="at least one k"):
+        kseg.suggest_k({})
+
+
 def test_elbow_reuses_given_colour_features():
     hist = kseg.ColorHistogram(quadrants(jitter=4))
     lab = hist.in_space("lab")
