@@ -373,6 +373,9 @@ def _grid_centers(planes, alpha, grid: _Grid) -> np.ndarray:
     moving = np.isfinite(gradient.min(axis=1))
     centers[moving, 0] = cand_y[moving, pick[moving]]
     centers[moving, 1] = cand_x[moving, pick[moving]]
+    if alpha is not None:  # transparent, its opaque neighbours all held by other centres
+        for k in np.flatnonzero(moving & ~np.isfinite(gradient[np.arange(len(ys)), pick])):
+            _place_in_cell(centers, int(k), alpha, grid)
     alive = np.isfinite(centers[:, 0])
     centers[~alive, 2:] = 0.0
     for c, plane in enumerate(planes):

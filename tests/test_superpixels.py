@@ -208,6 +208,20 @@ def test_transparent_pixels_get_minus_one_and_opaque_ones_a_region():
     assert 15 <= sp.n_regions <= 45
 
 
+def test_a_transparent_pixel_of_its_own_disables_its_centre():
+    """With one-pixel cells every neighbour of a transparent grid point is another centre's,
+    so its centre cannot move off it: the transparent cell's centre is disabled."""
+    rgb = np.random.default_rng(0).integers(0, 256, (5, 5, 3), dtype=np.uint8)
+    alpha = np.ones((5, 5), bool)
+    alpha[2, 2] = False
+    grid = _Grid.for_image(5, 5, 25)
+    planes = _color_planes(rgb, "lab", grid.step / 10.0, [(0, 5)], None)
+    centres = _grid_centers(planes, alpha, grid)
+    assert np.isinf(centres[12, 0]) and np.isfinite(np.delete(centres[:, 0], 12)).all()
+    sp = superpixels(with_alpha(rgb, alpha), 25)
+    assert sp.n_regions == 24 and sp.labels[2, 2] == -1
+
+
 def test_alpha_none_means_fully_opaque():
     rgb = textured(80, 100)
     np.testing.assert_array_equal(
