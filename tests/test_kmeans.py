@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+import kseg
 from kseg import kmeans
 
 
@@ -133,6 +134,21 @@ def test_empty_clusters_do_not_empty_their_donors():
     res = kmeans(X, 4, init=[[5.0], [50.5], [1000.0], [2000.0]], attempts=1, max_iter=1)
     np.testing.assert_allclose(res.centers.ravel(), [10.0, 51.0, 0.0, 50.0], atol=1e-12)
     assert res.compactness == 0.0
+
+
+def test_segment_histogram_and_regions_refill_empty_clusters_the_same_way():
+    """Regression (issue 10): kseg.segment runs the same kernel over distinct colours weighted
+    by pixel count (and over region means), so its donor kept the moved colour too: 118.33."""
+    grey = np.array([0, 0, 10, 200, 250, 250], np.uint8)
+    image = np.repeat(grey[None, :, None], 3, axis=2)  # one row of six grey pixels
+    start = {"init": [[0, 0, 0]] * 3, "max_iter": 1, "attempts": 1}
+    seg = kseg.segment(image, 3, **start)
+    # Mean 710 / 6; 250 (two pixels) leaves, then 200 (147.5 from the donor's new mean 52.5).
+    np.testing.assert_allclose(seg.centers[:, 0], [10 / 3, 250.0, 200.0], atol=1e-9)
+    assert seg.compactness == pytest.approx(3 * (2 * (10 / 3) ** 2 + (10 - 10 / 3) ** 2))
+    # Over six one-pixel regions the two 250s are two points: each leaves on its own.
+    regions = kseg.segment(image, 3, regions=kseg.superpixels(image, 6), **start)
+    np.testing.assert_allclose(regions.centers[:, 0], [52.5, 250.0], atol=1e-9)  # 3rd empty
 
 
 def test_duplicate_points_fewer_than_k_distinct():
