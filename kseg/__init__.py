@@ -16,7 +16,16 @@ from kseg._image import Image
 from kseg._io import DEFAULT_MAX_PIXELS, SUPPORTED_FORMATS, load_image, read_size
 from kseg._kmeans import KMeansResult, kmeans
 from kseg._pictures import downscale, isolate
-from kseg._segment import ENGINES, MAX_K, PaletteEntry, Segmentation, elbow, segment, suggest_k
+from kseg._segment import (
+    ENGINES,
+    MAX_K,
+    PaletteEntry,
+    Segmentation,
+    elbow,
+    segment,
+    shrink,
+    suggest_k,
+)
 from kseg._spaces import COLOR_SPACES
 from kseg._superpixels import Superpixels, superpixels
 from kseg._validation import CRITERIA, INITS
@@ -48,6 +57,7 @@ __all__ = [
     "load_image",
     "read_size",
     "segment",
+    "shrink",
     "suggest_k",
     "superpixels",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from kseg import _spaces
+from kseg import _pictures, _spaces  # _pictures: read at call time (it imports this module)
 from kseg._errors import ImageError
 from kseg._histogram import ColorFeatures, ColorHistogram, preview_grid
 from kseg._kmeans import run_attempts, run_parallel
@@ -18,7 +18,7 @@ from kseg._opencv import opencv_kmeans
 from kseg._regions import regions_kmeans
 from kseg._validation import check_choice, check_criteria, check_init, check_int
 
-__all__ = ["ENGINES", "PaletteEntry", "Segmentation", "elbow", "segment", "suggest_k"]
+__all__ = ["ENGINES", "PaletteEntry", "Segmentation", "elbow", "segment", "shrink", "suggest_k"]
 
 ENGINES = ("histogram", "opencv")
 MAX_K = 256
@@ -30,7 +30,11 @@ _REFINED = 3  # best candidates refined on the exact colours
 
 @dataclass(frozen=True)
 class PaletteEntry:
-    """One cluster: its colour and how much of the image it covers."""
+    """One cluster: its colour and how much of the image it covers.
+
+    ``index`` is 0-based, as the library's arrays are (label i); people read the
+    cluster as number ``index + 1``, which is what files call "cluster".
+    """
 
     index: int
     rgb: tuple[int, int, int]
@@ -41,7 +45,7 @@ class PaletteEntry:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "index": self.index,
+            "cluster": self.index + 1,
             "hex": self.hex,
             "rgb": list(self.rgb),
             "count": self.count,
@@ -193,6 +197,7 @@ def segment(
     engine: str = "histogram",
     regions=None,
     features: ColorFeatures | None = None,
+    max_side: int | None = None,
 ) -> Segmentation:
     """Segment an image into k colour clusters by k-means.
 
@@ -203,10 +208,13 @@ def segment(
     k : int
         Clusters, 1..256. If the image has fewer distinct colours, fewer come
         back and ``warnings`` says so.
-    init : {"k-means++", "random"} or (k, 3) array_like
+    init : {"k-means++", "random"}, (k, 3) array_like or k "#rrggbb" strings
         Starting centres; an array is read in ``color_space`` (HSV as H in
-        degrees, S, V in 0..100). With ``max_iter=0`` it is applied unchanged:
-        a saved palette mapped onto a new image.
+        degrees, S, V in 0..100); hex colours are converted to ``color_space``
+        exactly as the image's own colours are, so a centre equal to a pixel's
+        colour sits on it. With ``max_iter=0`` they are applied unchanged: a
+        saved palette mapped onto a new image. A pixel as near to two centres
+        goes to the one listed first.
     attempts, max_iter, eps, criteria, seed
         As in :func:`kseg.kmeans` (and cv2.kmeans).
     color_space : {"rgb", "lab", "hsv"}
@@ -230,6 +238,9 @@ def segment(
         ``hist.in_space(color_space)`` of this image, made once and passed to many
         calls (a new k or seed then skips converting the colours and summarising
         them). Made here when not given.
+    max_side : int, optional
+        Work on the image scaled down so its longer side is at most ``max_side``
+        (:func:`shrink`), first of all; recorded in ``params``.
 
     Returns
     -------
@@ -251,13 +262,16 @@ def segment(
     max_iter_eff, eps2 = check_criteria(criteria, max_iter, eps)
     attempts = check_int("attempts", attempts, low=1)
     seed = check_int("seed", seed, low=0)
-    given = _given_centers(init, k, space)
+    given, init_record = _given_centers(init, k, space)
+    if max_side is not None:
+        max_side = check_int("max_side", max_side, low=1)
+        image = shrink(image, max_side)
     hist = ColorHistogram.from_image(image)
     if hist.n_colors == 0:
         raise ImageError("Every pixel is fully transparent, so there is nothing to segment.")
     params = {
         "k": k,
-        "init": init if given is None else given.tolist(),
+        "init": init_record,
         "attempts": attempts,
         "max_iter": int(max_iter),
         "eps": float(eps),
@@ -278,7 +292,13 @@ def segment(
         labels = getattr(regions, "labels", None)
         if labels is None or labels.shape != hist.shape:
             raise ValueError("regions must be kseg.superpixels(...) of this same image.")
-        params["regions"] = int(regions.n_regions)
+        asked = getattr(regions, "params", None) or {"n_segments": int(regions.n_regions)}
+        params["regions"] = int(asked["n_segments"])  # asked for, as the command says
+        for name in ("compactness", "max_iter", "color_space"):
+            if name in asked:
+                params[f"region_{name}"] = asked[name]
+    if max_side is not None:
+        params["max_side"] = max_side
     notes = []
     k_run = k
     if given is None and hist.n_colors < k:
@@ -373,16 +393,60 @@ def paint(labels: np.ndarray, colors: np.ndarray, transparent: bool) -> np.ndarr
     return table[labels]
 
 
-def _given_centers(init, k, space) -> np.ndarray | None:
-    """None for a named start; given centres (read in ``space``) as k-means points."""
+def shrink(image, max_side: int) -> ColorHistogram:
+    """The image scaled down so its longer side is at most ``max_side``, as a histogram.
+
+    Area averaging (:func:`kseg.downscale`) when every pixel is opaque; nearest
+    neighbour otherwise, which keeps transparency exact and mixes in no hidden
+    colour. An image already that small comes back as it is. The page's
+    Superpixels tab and ``kseg segment --max-side`` both work on this.
+    """
+    max_side = check_int("max_side", max_side, low=1)
+    hist = ColorHistogram.from_image(image)
+    if max(hist.shape) <= max_side:
+        return hist
+    if hist.alpha is None:
+        return ColorHistogram(_pictures.downscale(hist.rgb, None, max_side))
+    rows, cols = preview_grid(hist.shape, max_side)
+    return ColorHistogram(hist.rgb[rows][:, cols], hist.alpha[rows][:, cols])
+
+
+def _given_centers(init, k, space) -> tuple[np.ndarray | None, Any]:
+    """Given centres as k-means points (None for a named start), and how params record init.
+
+    Hex colours go through the image's own colour conversion, so a centre equal to
+    a pixel's colour is exactly that pixel's point (ties then break the same way
+    however the colours were given); params keep them as hex, as people gave them.
+    """
+    if _is_hex_list(init):
+        hexes = [str(h).lower() for h in init]
+        if len(hexes) != k:
+            raise ValueError(f"init has {len(hexes)} colours for k={k}; give one per cluster.")
+        rgb = np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in hexes], np.uint8)
+        return np.ascontiguousarray(_spaces.to_features(rgb, space)), hexes
     centers = check_init(init, k, 3)
-    if centers is not None and space == "hsv":  # (H, S, V) as people write them -> cylinder
+    if centers is None:
+        return None, init
+    record = centers.tolist()  # as given, in ``space`` (HSV: H in degrees, S, V)
+    if space == "hsv":  # (H, S, V) as people write them -> cylinder
         angle = np.deg2rad(centers[:, 0])
         centers = np.stack(
             [centers[:, 1] * np.cos(angle), centers[:, 1] * np.sin(angle), centers[:, 2]], axis=1
         )
         centers = np.ascontiguousarray(centers)
-    return centers
+    return centers, record
+
+
+def _is_hex_list(init) -> bool:
+    """True for a list or tuple of strings; each must then be a #rrggbb colour."""
+    if isinstance(init, str | np.ndarray) or not isinstance(init, list | tuple) or not init:
+        return False
+    if not all(isinstance(h, str) for h in init):
+        return False
+    for h in init:
+        if len(h) != 7 or h[0] != "#" or any(c not in "0123456789abcdefABCDEF" for c in h[1:]):
+            raise ValueError("init colours must be written #rrggbb, e.g. #ff8800.")
+    return True
 
 
 def _histogram(features: ColorFeatures, k, init, attempts, max_iter, eps2, seed):

@@ -64,6 +64,10 @@ class Superpixels:
     warnings : tuple of str
         Plain-English notes on degenerate outcomes (more superpixels asked for
         than the image has pixels).
+    params : dict
+        What was asked for: ``n_segments``, ``compactness``, ``max_iter``,
+        ``color_space`` and ``enforce_connectivity`` (``n_regions`` is what SLIC
+        found, usually a little more or less than ``n_segments``).
     """
 
     labels: np.ndarray
@@ -74,6 +78,7 @@ class Superpixels:
     seconds: float
     rgb: np.ndarray = field(repr=False)
     warnings: tuple[str, ...] = ()
+    params: dict = field(default_factory=dict)
 
     def mean_color_image(self) -> np.ndarray:
         """(H, W, 3) uint8 image with each region painted its mean colour.
@@ -245,6 +250,13 @@ def superpixels(
         seconds=time.perf_counter() - started,
         rgb=rgb,
         warnings=tuple(notes),
+        params={
+            "n_segments": n_segments,
+            "compactness": float(compactness),
+            "max_iter": max_iter,
+            "color_space": color_space,
+            "enforce_connectivity": bool(enforce_connectivity),
+        },
     )
 
 

@@ -24,6 +24,7 @@ from kseg import (
     export,
     load_image,
     segment,
+    shrink,
     suggest_k,
     superpixels,
 )
@@ -62,8 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     seg.add_argument(
         "--init",
         default="k-means++",
-        metavar="k-means++|random|PALETTE.json",
-        help="how clusters start, or a palette JSON from --palette (default k-means++)",
+        metavar="k-means++|random|FILE.json",
+        help="how clusters start (default k-means++), or a JSON file: the page's run "
+        "parameters (the same starting colours) or a palette from --palette",
     )
     seg.add_argument("--attempts", type=_positive_int, default=10)
     seg.add_argument("--max-iter", type=_non_negative_int, default=20)
@@ -73,12 +75,44 @@ def _parser() -> argparse.ArgumentParser:
     seg.add_argument("--seed", type=_non_negative_int, default=0)
     seg.add_argument("--engine", choices=ENGINES, default="histogram")
     seg.add_argument(
+        "--max-side",
+        type=_positive_int,
+        metavar="PX",
+        help="first scale each image down so its longer side is at most PX pixels "
+        "(as the page's Superpixels tab does)",
+    )
+    seg.add_argument(
         "--regions",
         type=_positive_int,
         metavar="N",
         help="regions then colours: cluster the mean colours of about N SLIC superpixels",
     )
-    seg.add_argument("--labels", action="store_true", help="also write a label map PNG")
+    seg.add_argument(
+        "--region-compactness",
+        type=_positive_float,
+        default=10.0,
+        metavar="C",
+        help="with --regions: SLIC's compactness; higher gives squarer regions (default 10)",
+    )
+    seg.add_argument(
+        "--region-max-iter",
+        type=_positive_int,
+        default=10,
+        metavar="N",
+        help="with --regions: SLIC's iterations (default 10)",
+    )
+    seg.add_argument(
+        "--region-color-space",
+        choices=("lab", "rgb"),
+        default="lab",
+        help="with --regions: SLIC's colour space (default lab)",
+    )
+    seg.add_argument(
+        "--labels",
+        action="store_true",
+        help="also write a label map PNG: pixel values are cluster numbers 1..k, 0 for "
+        "transparent; it shows as the segmented image",
+    )
     seg.add_argument("--palette", action="store_true", help="also write a palette JSON")
     seg.add_argument("-o", "--outdir", type=Path, required=True, metavar="OUTDIR")
     seg.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -118,18 +152,28 @@ def _run_segment(args, parser) -> int:
     init = args.init
     if init not in ("k-means++", "random"):
         try:
-            init = export.load_palette(Path(init), args.color_space)
+            init = export.load_init(Path(init), args.color_space)
         except ValueError as err:
             parser.print_usage(sys.stderr)
             print(f"kseg segment: error: --init: {err}", file=sys.stderr)
             return EXIT_USAGE
         if args.k != len(init):
-            print(f"kseg: using k={len(init)} from the palette.", file=sys.stderr)
+            print(f"kseg: using k={len(init)} from the --init file.", file=sys.stderr)
         args.k = len(init)
 
     def write(path: Path, stem: str) -> tuple[str, ...]:
-        image = load_image(path)
-        regions = superpixels(image, args.regions) if args.regions else None
+        loaded = load_image(path)
+        # The same pixels as the page's Superpixels tab at its working size.
+        image = shrink(loaded, args.max_side) if args.max_side else loaded
+        regions = None
+        if args.regions:
+            regions = superpixels(
+                image,
+                args.regions,
+                compactness=args.region_compactness,
+                max_iter=args.region_max_iter,
+                color_space=args.region_color_space,
+            )
         seg = segment(
             image,
             args.k,
@@ -142,6 +186,7 @@ def _run_segment(args, parser) -> int:
             seed=args.seed,
             engine=args.engine,
             regions=regions,
+            max_side=args.max_side,
         )
         (args.outdir / f"{stem}.segmented.png").write_bytes(export.segmented_png(seg))
         if args.labels:
@@ -150,7 +195,7 @@ def _run_segment(args, parser) -> int:
             (args.outdir / f"{stem}.palette.json").write_text(
                 export.palette_json(seg), encoding="utf-8"
             )
-        return (*image.notes, *(regions.warnings if regions else ()), *seg.warnings)
+        return (*loaded.notes, *(regions.warnings if regions else ()), *seg.warnings)
 
     return _for_each_file(args, write)
 

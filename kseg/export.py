@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "encode_png",
     "segmented_png",
     "label_map_png",
+    "load_init",
     "load_palette",
     "palette_csv",
     "palette_json",
@@ -32,6 +34,8 @@ __all__ = [
 ]
 
 PALETTE_FORMAT = "kseg-palette/1"
+PARAMS_FORMAT = "kseg-params/1"
+_HEX = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 def encode_png(pixels: np.ndarray, *, compression: int = 3) -> bytes:
@@ -102,20 +106,32 @@ def segmented_png(
 
 
 def label_map_png(segmentation) -> bytes:
-    """The labels as a grayscale PNG: value i for cluster i, 255 for transparent pixels.
+    """The labels as a PNG whose pixel values are the cluster numbers, 1..k.
 
-    8-bit when there are at most 255 clusters, else 16-bit with 65535 for transparent.
+    Value 0 marks pixels in no cluster (transparent ones). Up to 255 clusters it is
+    a palette ("P") PNG: entry i is cluster i's colour and entry 0 is fully
+    transparent (tRNS), so any viewer shows the segmented image while the raw
+    values are the cluster numbers. Above 255 clusters, a 16-bit grey PNG with the
+    same values. Label i of the library (``seg.labels``) is cluster i + 1 here.
     """
-    labels = segmentation.labels
-    if segmentation.k <= 255:
-        out = labels.astype(np.uint8)  # -1 wraps to 255
-    else:
-        out = labels.astype(np.uint16)  # -1 wraps to 65535
-    return encode_png(out)
+    numbers = segmentation.labels.astype(np.int32) + 1  # label -1 (transparent) -> 0
+    if segmentation.k > 255:
+        return encode_png(numbers.astype(np.uint16))
+    height, width = numbers.shape
+    picture = PIL.Image.frombytes(
+        "P", (width, height), np.ascontiguousarray(numbers, dtype=np.uint8).tobytes()
+    )
+    colors = np.zeros((segmentation.k + 1, 3), np.uint8)
+    colors[1:] = segmentation.centers_rgb
+    picture.putpalette(colors.tobytes(), rawmode="RGB")
+    out = io.BytesIO()
+    picture.save(out, format="PNG", transparency=0)
+    return out.getvalue()
 
 
 def palette_json(segmentation) -> str:
-    """The palette as JSON: colour space, and per cluster hex, RGB, share, count and centre.
+    """The palette as JSON: colour space, and per cluster its number (1..k, largest
+    first), hex, RGB, share, count and centre.
 
     :func:`load_palette` reads it back, so a palette can be applied to other
     images (``kseg segment --init palette.json --max-iter 0``).
@@ -130,22 +146,30 @@ def palette_json(segmentation) -> str:
 
 
 def palette_csv(segmentation) -> str:
-    """The palette as CSV: index, hex, r, g, b, count, share, and the centre's coordinates."""
+    """The palette as CSV: cluster (1..k), hex, r, g, b, count, share, and the centre."""
     names = {"rgb": ("r", "g", "b"), "lab": ("L", "a", "b"), "hsv": ("h", "s", "v")}
     axes = [f"center_{n}" for n in names[segmentation.color_space]]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["index", "hex", "r", "g", "b", "count", "share", *axes])
+    writer.writerow(["cluster", "hex", "r", "g", "b", "count", "share", *axes])
     for e in segmentation.palette():
         writer.writerow(
-            [e.index, e.hex, *e.rgb, e.count, f"{e.share:.6f}", *(f"{v:.4f}" for v in e.center)]
+            [e.index + 1, e.hex, *e.rgb, e.count, f"{e.share:.6f}", *(f"{v:.4f}" for v in e.center)]
         )
     return buf.getvalue()
 
 
-def params_json(segmentation, *, source_name: str = "IMAGE") -> str:
-    """The run's parameters and results as JSON, with the CLI command that reproduces it."""
+def params_json(
+    segmentation, *, source_name: str = "IMAGE", params_name: str = "PARAMS.json"
+) -> str:
+    """The run's parameters and results as JSON, with the CLI command that reproduces it.
+
+    ``params`` holds the starting centres when they were given (the page's as hex
+    colours), so ``kseg segment --init`` this file starts from the same ones;
+    ``params_name`` is the name this file is saved under, for the command.
+    """
     doc = {
+        "format": PARAMS_FORMAT,
         "kseg": _version(),
         "params": segmentation.params,
         "result": {
@@ -155,19 +179,23 @@ def params_json(segmentation, *, source_name: str = "IMAGE") -> str:
             "seconds": round(segmentation.seconds, 4),
             "warnings": list(segmentation.warnings),
         },
-        "cli": cli_command(segmentation.params, source_name=source_name),
+        "cli": cli_command(segmentation.params, source_name=source_name, params_name=params_name),
     }
     return json.dumps(doc, indent=2)
 
 
-def cli_command(params: dict[str, Any], *, source_name: str = "IMAGE") -> str:
-    """The ``kseg segment`` command line for ``params`` (a Segmentation's ``params``)."""
+def cli_command(
+    params: dict[str, Any], *, source_name: str = "IMAGE", params_name: str = "PARAMS.json"
+) -> str:
+    """The ``kseg segment`` command line for ``params`` (a Segmentation's ``params``).
+
+    Every setting is written out, so the command gives the same result. Given
+    starting centres are read from the run parameters file (:func:`params_json`),
+    saved as ``params_name``.
+    """
     init = params["init"]
     parts = ["kseg", "segment", source_name, "-k", str(params["k"])]
-    if isinstance(init, str):
-        parts += ["--init", init]
-    else:
-        parts += ["--init", "PALETTE.json"]
+    parts += ["--init", init if isinstance(init, str) else params_name]
     parts += [
         "--attempts", str(params["attempts"]),
         "--max-iter", str(params["max_iter"]),
@@ -177,10 +205,64 @@ def cli_command(params: dict[str, Any], *, source_name: str = "IMAGE") -> str:
         "--seed", str(params["seed"]),
         "--engine", params["engine"],
     ]  # fmt: skip
+    if params.get("max_side"):
+        parts += ["--max-side", str(params["max_side"])]
     if params.get("regions"):
         parts += ["--regions", str(params["regions"])]
+        for name, option in _REGION_OPTIONS.items():
+            if name in params:
+                parts += [option, str(params[name])]
     parts += ["-o", "OUTDIR"]
     return shlex.join(parts)
+
+
+# Segmentation params of regions then colours -> the CLI options that set them.
+_REGION_OPTIONS = {
+    "region_compactness": "--region-compactness",
+    "region_max_iter": "--region-max-iter",
+    "region_color_space": "--region-color-space",
+}
+
+
+def load_init(source, color_space: str) -> list[str] | np.ndarray:
+    """Starting centres from a run parameters file (:func:`params_json`) or a palette.
+
+    From run parameters: the centres the run started from, in the order given (the
+    page's hex colours as they are, so the run starts exactly where the page's did);
+    from a palette: :func:`load_palette`. ``source`` is a path, a JSON string or a dict.
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read, or holds neither starting centres nor clusters.
+    """
+    space = _spaces.check_space(color_space)
+    doc = _read_json(source, "file")
+    if not isinstance(doc, dict) or "params" not in doc:
+        return load_palette(doc, space)
+    params = doc["params"] if isinstance(doc["params"], dict) else {}
+    init = params.get("init")
+    if isinstance(init, str):
+        raise ValueError(
+            "These run parameters start from a named initialisation, not from given "
+            "centres; pass that name to --init instead."
+        )
+    if isinstance(init, list) and init and all(isinstance(h, str) for h in init):
+        if not all(_HEX.fullmatch(h) for h in init):
+            raise ValueError("The run parameters' centres must be #rrggbb colours.")
+        return [h.lower() for h in init]
+    try:
+        centers = np.array(init, dtype=np.float64)
+    except (TypeError, ValueError):
+        centers = np.empty(0)
+    if centers.ndim != 2 or centers.shape[1:] != (3,) or not np.isfinite(centers).all():
+        raise ValueError("The run parameters hold no starting centres.")
+    if params.get("color_space") != space:
+        raise ValueError(
+            "The run parameters' centres are in another colour space; use the "
+            "--color-space they were made in."
+        )
+    return centers
 
 
 def load_palette(source, color_space: str) -> np.ndarray:
@@ -196,23 +278,13 @@ def load_palette(source, color_space: str) -> np.ndarray:
         If the palette cannot be read or holds no clusters.
     """
     space = _spaces.check_space(color_space)
-    doc = source
-    if isinstance(source, Path) or (
-        isinstance(source, str) and not source.lstrip().startswith("{")
-    ):
-        try:
-            doc = Path(source).read_text(encoding="utf-8")
-        except OSError as err:
-            raise ValueError(f"Cannot read the palette file: {err.strerror}.") from err
-    if isinstance(doc, str):
-        try:
-            doc = json.loads(doc)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"The palette is not valid JSON (line {err.lineno}).") from err
+    doc = _read_json(source, "palette")
     clusters = doc.get("clusters") if isinstance(doc, dict) else None
-    if not clusters:
+    if not clusters or not isinstance(clusters, list):
         raise ValueError("The palette holds no clusters; expected a kseg palette JSON file.")
     try:
+        # In cluster order: "cluster" 1..k, or "index" 0..k-1 in older palettes.
+        clusters = sorted(clusters, key=lambda c: c.get("cluster", c.get("index", 0) + 1))
         if doc.get("color_space") == space and all("center" in c for c in clusters):
             centers = np.array([c["center"] for c in clusters], dtype=np.float64)
         else:
@@ -226,6 +298,26 @@ def load_palette(source, color_space: str) -> np.ndarray:
     if centers.ndim != 2 or centers.shape[1] != 3 or not np.isfinite(centers).all():
         raise ValueError("The palette's centres must be finite triples.")
     return centers
+
+
+def _read_json(source, what: str):
+    """``source`` parsed: a path or a JSON string read, or a dict as it is."""
+    doc = source
+    if isinstance(source, Path) or (
+        isinstance(source, str) and not source.lstrip().startswith("{")
+    ):
+        try:
+            doc = Path(source).read_text(encoding="utf-8")
+        except OSError as err:
+            raise ValueError(f"Cannot read the {what}: {err.strerror}.") from err
+        except UnicodeDecodeError as err:
+            raise ValueError(f"The {what} is not a text file.") from err
+    if isinstance(doc, str):
+        try:
+            doc = json.loads(doc)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"The {what} is not valid JSON (line {err.lineno}).") from err
+    return doc
 
 
 def _version() -> str:

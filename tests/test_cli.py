@@ -8,6 +8,7 @@ import warnings
 
 import cv2
 import numpy as np
+import PIL.Image
 import pytest
 
 from kseg import cli
@@ -36,10 +37,13 @@ def test_segment_writes_outputs(photos, tmp_path, capsys):
     seg = cv2.imread(str(out / "flags.segmented.png"))
     assert seg.shape == (30, 40, 3)
     assert len(np.unique(seg.reshape(-1, 3), axis=0)) == 3
-    labels = cv2.imread(str(out / "flags.labels.png"), cv2.IMREAD_UNCHANGED)
-    assert labels.dtype == np.uint8 and set(np.unique(labels).tolist()) == {0, 1, 2}
+    labels = PIL.Image.open(out / "flags.labels.png")
+    assert labels.mode == "P"  # values are the cluster numbers, shown in their colours
+    assert set(np.unique(np.asarray(labels)).tolist()) == {1, 2, 3}
+    np.testing.assert_array_equal(np.asarray(labels.convert("RGB"))[:, :, ::-1], seg)
     palette = json.loads((out / "flags.palette.json").read_text())
     assert {c["hex"] for c in palette["clusters"]} == {"#000000", "#fa0a0a", "#0a0afa"}
+    assert [c["cluster"] for c in palette["clusters"]] == [1, 2, 3]
     assert sum(c["share"] for c in palette["clusters"]) == pytest.approx(1.0, abs=1e-5)
 
 
@@ -187,8 +191,8 @@ def test_segment_regions_then_colours(photos, tmp_path):
     out = tmp_path / "out"
     argv = ["segment", str(photos / "coffee.jpg"), "-k", "4", "--regions", "150", "--labels"]
     assert cli.main([*argv, "-o", str(out)]) == 0
-    labels = cv2.imread(str(out / "coffee.labels.png"), cv2.IMREAD_UNCHANGED)
-    assert set(np.unique(labels).tolist()) == {0, 1, 2, 3}
+    labels = np.asarray(PIL.Image.open(out / "coffee.labels.png"))
+    assert set(np.unique(labels).tolist()) == {1, 2, 3, 4}
     # regions, not speckle: far fewer label changes between neighbours than colour clustering
     assert (
         cli.main(
@@ -204,7 +208,7 @@ def test_segment_regions_then_colours(photos, tmp_path):
         )
         == 0
     )
-    speckled = cv2.imread(str(tmp_path / "p" / "coffee.labels.png"), cv2.IMREAD_UNCHANGED)
+    speckled = np.asarray(PIL.Image.open(tmp_path / "p" / "coffee.labels.png"))
 
     def edges(a):
         return int((a[:, 1:] != a[:, :-1]).sum() + (a[1:] != a[:-1]).sum())

@@ -13,7 +13,7 @@ PUBLIC = [
     "ENGINES", "INITS", "Image", "ImageError", "KMeansResult", "MAX_K", "PaletteEntry",
     "SUPPORTED_FORMATS", "Segmentation", "Superpixels", "__version__", "downscale",
     "elbow", "export", "isolate", "kmeans", "load_image", "read_size", "segment",
-    "suggest_k", "superpixels",
+    "shrink", "suggest_k", "superpixels",
 ]  # fmt: skip
 PUBLIC_MODULES = {"cli", "dashboard", "export", "samples"}
 

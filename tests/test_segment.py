@@ -304,7 +304,13 @@ def test_regions_then_colours(coffee, space):
     X = to_features(coffee.rgb.reshape(-1, 3), space)
     recomputed = ((X - seg.centers[labels.ravel()]) ** 2).sum()
     assert seg.compactness == pytest.approx(recomputed, rel=1e-6)
-    assert seg.params["regions"] == sp.n_regions
+    # The request, not what SLIC found (Regression, issue 10: the command said --regions
+    # with the number found, so it ran SLIC for another count and gave another result).
+    assert sp.n_regions != 300
+    assert seg.params["regions"] == 300
+    assert seg.params["region_compactness"] == 10.0
+    assert seg.params["region_max_iter"] == 10
+    assert seg.params["region_color_space"] == "lab"
     # constrained to whole regions, it cannot beat free colour clustering
     assert seg.compactness >= segment(coffee, 5, color_space=space).compactness
 

@@ -157,17 +157,10 @@ def superpixel_input(digest: str, side: int, _loaded: Loaded) -> kseg.ColorHisto
     """The photo at most `side` pixels on its longer side, with its colour histogram.
 
     Superpixels, regions then colours and the tab's pictures all work on this one
-    image, so their labels line up pixel for pixel with what is shown.
+    image, so their labels line up pixel for pixel with what is shown. kseg.shrink is
+    what ``kseg segment --max-side`` does too, so the command gives the same pixels.
     """
-    image = _loaded.image
-    if max(image.shape) <= side:
-        return _loaded.hist
-    if image.alpha is None:
-        # Area averaging, as for the Original preview: smooth, and no aliasing for SLIC.
-        return kseg.ColorHistogram(kseg.downscale(image.rgb, None, side))
-    # Nearest neighbour keeps transparency exact and mixes in no hidden colour.
-    rows, cols = preview_grid(image.shape, side)
-    return kseg.ColorHistogram(image.rgb[rows][:, cols], image.alpha[rows][:, cols])
+    return kseg.shrink(_loaded.hist, side)
 
 
 @kept(owner=_small_photo)
@@ -214,7 +207,8 @@ def region_segmentation(
 ) -> kseg.Segmentation:
     """Regions then colours: kseg.segment over the superpixels."""
     regions = superpixel_regions(digest, sp, _hist)
-    return kseg.segment(_hist, params.k, regions=regions, **segment_options(params))
+    options = segment_options(params)
+    return kseg.segment(_hist, params.k, regions=regions, max_side=sp.side, **options)
 
 
 @kept(owner=_small_photo)
@@ -226,12 +220,13 @@ def region_segmented_png(
 
 
 def segment_options(params: Params) -> dict:
-    """kseg.segment's keyword arguments for `params` (custom centres read in its space)."""
-    init = params.init
-    if not isinstance(init, str):
-        init = centres_in_space(init, params.color_space)
+    """kseg.segment's keyword arguments for `params`.
+
+    Custom centres go as the pickers' hex colours, which kseg converts as it does the
+    photo's own colours (and keeps in the result's params, for the command line).
+    """
     return {
-        "init": init,
+        "init": params.init if isinstance(params.init, str) else list(params.init),
         "attempts": params.attempts,
         "max_iter": params.max_iter,
         "eps": params.eps,

@@ -137,22 +137,26 @@ def isolate_ui(
 def downloads_ui(
     seg: kseg.Segmentation, stem: str, source_name: str, *, key_prefix: str = ""
 ) -> None:
-    """One lazy download button per file of `seg`, made from its pixels when clicked."""
+    """One lazy download button per file of `seg`, made from its pixels when clicked;
+    then the command line that makes the same result again."""
+    params_name = f"{stem}-params.json"
     files: list[tuple[str, str, str, str, Callable[[], bytes | str], str]] = [
         (Keys.DL_SEGMENTED, "Segmented image (PNG)", f"{stem}.png", "image/png",
          lambda: export.segmented_png(seg),
          "Every pixel painted with its cluster's colour."),
         (Keys.DL_LABELS, "Label map (PNG)", f"{stem}-labels.png", "image/png",
          lambda: export.label_map_png(seg),
-         "Grey value i for cluster i (largest first), 255 for transparent pixels."),
+         f"Each pixel's value is its cluster's number, 1 to {seg.k} (largest first), 0 "
+         "where the photo is transparent; viewers show it in the clusters' colours."),
         (Keys.DL_PALETTE_JSON, "Palette (JSON)", f"{stem}-palette.json", "application/json",
          lambda: export.palette_json(seg),
-         "Colours, shares and centres; reusable as custom centres on the command line."),
+         f"Clusters 1 to {seg.k}: colours, shares and centres; reusable as starting "
+         "centres on the command line."),
         (Keys.DL_PALETTE_CSV, "Palette (CSV)", f"{stem}-palette.csv", "text/csv",
          lambda: export.palette_csv(seg),
-         "One row per cluster, for a spreadsheet."),
-        (Keys.DL_PARAMS, "Run parameters (JSON)", f"{stem}-params.json", "application/json",
-         lambda: export.params_json(seg, source_name=source_name),
+         f"One row per cluster, numbered 1 to {seg.k}, for a spreadsheet."),
+        (Keys.DL_PARAMS, "Run parameters (JSON)", params_name, "application/json",
+         lambda: export.params_json(seg, source_name=source_name, params_name=params_name),
          "Everything needed to reproduce this result, with the command line."),
     ]  # fmt: skip
     for key, label, file_name, mime, data, help_text in files:
@@ -165,4 +169,12 @@ def downloads_ui(
             on_click="ignore",
             icon=":material/download:",
             help=help_text,
+        )
+    st.subheader("The same on the command line")
+    command = export.cli_command(seg.params, source_name=source_name, params_name=params_name)
+    st.code(command, language="bash")
+    if not isinstance(seg.params["init"], str):
+        st.caption(
+            f"The starting colours come from the Run parameters file: save it as "
+            f"{params_name} beside the photo, then run this command."
         )

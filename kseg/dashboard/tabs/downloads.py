@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kseg import export
 from kseg.dashboard.state import View
 from kseg.dashboard.widgets import downloads_ui
 
@@ -13,5 +12,3 @@ def render(view: View) -> None:
     st.subheader("Files of this result")
     st.caption("Each file is made when you click its button, at the photo's full resolution.")
     downloads_ui(view.seg, view.stem, view.source.cli_name)
-    st.subheader("The same on the command line")
-    st.code(export.cli_command(view.seg.params, source_name=view.source.cli_name), language="bash")
