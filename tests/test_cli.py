@@ -2,6 +2,7 @@
 
 import io
 import json
+import shlex
 import subprocess
 import sys
 import warnings
@@ -11,7 +12,8 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from kseg import cli
+import kseg
+from kseg import cli, export
 from kseg.samples import sample_path
 
 
@@ -214,3 +216,61 @@ def test_segment_regions_then_colours(photos, tmp_path):
         return int((a[:, 1:] != a[:, :-1]).sum() + (a[1:] != a[:-1]).sum())
 
     assert edges(labels) < edges(speckled)
+
+
+def test_fixed_centres_from_the_run_parameters_break_ties_as_the_page(tmp_path):
+    """Regression (issue 10): "Keep these colours fixed" on the page and the command gave
+    labels ~95 pixels apart. A pixel as near to two centres goes to the one listed first;
+    the page lists its pickers' colours, the palette lists clusters by size, so the
+    palette's command gave those pixels to the other cluster. The command now starts
+    from the run parameters, which keep the pickers' colours in their order."""
+    rgb = np.zeros((6, 10, 3), np.uint8)
+    rgb[:] = (112, 100, 100)  # nearer #6e6464 (110): the larger cluster
+    rgb[:1] = (100, 100, 100)  # as near to #5a6464 (90) as to #6e6464: a tie
+    rgb[1:2, :3] = (88, 100, 100)
+    source = tmp_path / "ties.png"
+    cv2.imwrite(str(source), rgb[:, :, ::-1])
+    page = kseg.segment(rgb, 2, init=["#5a6464", "#6e6464"], max_iter=0)
+    assert page.centers_rgb[0].tolist() == [110, 100, 100]  # the first picker is cluster 2
+    params = tmp_path / "params.json"
+    params.write_text(export.params_json(page, source_name=str(source), params_name=str(params)))
+    argv = shlex.split(json.loads(params.read_text())["cli"])[1:]
+    out = tmp_path / "out"
+    assert cli.main([str(out) if w == "OUTDIR" else w for w in argv]) == 0
+    written = cv2.imread(str(out / "ties.segmented.png"))[:, :, ::-1]
+    np.testing.assert_array_equal(written, page.segmented_image())
+    assert (written[0] == (90, 100, 100)).all()  # the ties went to the first picker's colour
+
+
+def test_max_side_and_region_options_reach_kseg(tmp_path):
+    source = tmp_path / "wide.png"
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(source), rng.integers(0, 256, (40, 300, 3), dtype=np.uint8))
+    out = tmp_path / "out"
+    argv = ["segment", str(source), "-k", "3", "--max-side", "150", "--regions", "30"]
+    argv += ["--region-compactness", "20", "--region-color-space", "rgb", "--labels"]
+    assert cli.main([*argv, "-q", "-o", str(out)]) == 0
+    image = kseg.shrink(kseg.load_image(source), 150)
+    assert image.shape == (20, 150)
+    regions = kseg.superpixels(image, 30, compactness=20.0, color_space="rgb")
+    expected = kseg.segment(image, 3, regions=regions)
+    labels = np.asarray(PIL.Image.open(out / "wide.labels.png"))
+    np.testing.assert_array_equal(labels, expected.labels + 1)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"params": {"init": "k-means++"}}', "named initialisation"),
+        ('{"params": {"init": ["#12345"]}}', "#rrggbb"),
+        ('{"params": {"init": [[1, 2]]}}', "no starting centres"),
+        ('{"params": {"init": [[1, 2, 3]], "color_space": "lab"}}', "another colour space"),
+    ],
+)
+def test_bad_run_parameters_for_init_are_one_clear_line(tmp_path, capsys, content, message):
+    bad = tmp_path / "p.json"
+    bad.write_text(content)
+    argv = ["segment", "x.png", "--init", str(bad), "-o", str(tmp_path / "o")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1] and "#12345" not in err[-1]
