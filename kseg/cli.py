@@ -149,14 +149,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_segment(args, parser) -> int:
+    if args.regions and args.engine != "histogram":
+        return _usage_error(parser, "--regions: regions work with the histogram engine only.")
     init = args.init
     if init not in ("k-means++", "random"):
         try:
             init = export.load_init(Path(init), args.color_space)
         except ValueError as err:
-            parser.print_usage(sys.stderr)
-            print(f"kseg segment: error: --init: {err}", file=sys.stderr)
-            return EXIT_USAGE
+            return _usage_error(parser, f"--init: {err}")
+        if len(init) > MAX_K:
+            return _usage_error(parser, f"--init: the file holds more than {MAX_K} centres.")
         if args.k != len(init):
             print(f"kseg: using k={len(init)} from the --init file.", file=sys.stderr)
         args.k = len(init)
@@ -198,6 +200,12 @@ def _run_segment(args, parser) -> int:
         return (*loaded.notes, *(regions.warnings if regions else ()), *seg.warnings)
 
     return _for_each_file(args, write)
+
+
+def _usage_error(parser, message: str) -> int:
+    parser.print_usage(sys.stderr)
+    print(f"kseg segment: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _run_superpixels(args, parser) -> int:

@@ -280,7 +280,11 @@ def load_palette(source, color_space: str) -> np.ndarray:
     space = _spaces.check_space(color_space)
     doc = _read_json(source, "palette")
     clusters = doc.get("clusters") if isinstance(doc, dict) else None
-    if not clusters or not isinstance(clusters, list):
+    if (
+        not clusters
+        or not isinstance(clusters, list)
+        or not all(isinstance(c, dict) for c in clusters)
+    ):
         raise ValueError("The palette holds no clusters; expected a kseg palette JSON file.")
     try:
         # In cluster order: "cluster" 1..k, or "index" 0..k-1 in older palettes.
@@ -317,6 +321,8 @@ def _read_json(source, what: str):
             doc = json.loads(doc)
         except json.JSONDecodeError as err:
             raise ValueError(f"The {what} is not valid JSON (line {err.lineno}).") from err
+        except RecursionError as err:
+            raise ValueError(f"The {what} is nested too deeply to be a kseg file.") from err
     return doc
 
 

@@ -274,3 +274,21 @@ def test_bad_run_parameters_for_init_are_one_clear_line(tmp_path, capsys, conten
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert message in err[-1] and "#12345" not in err[-1]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--regions", "20", "--engine", "opencv"], "histogram engine only"),
+        (["--init", "CLUSTERS"], "holds no clusters"),
+        (["--init", "DEEP"], "nested too deeply"),
+    ],
+)
+def test_impossible_requests_are_usage_errors_not_tracebacks(tmp_path, capsys, extra, message):
+    (tmp_path / "CLUSTERS").write_text('{"clusters": [1, 2]}')
+    (tmp_path / "DEEP").write_text("[" * 100_000 + "]" * 100_000)
+    extra = [str(tmp_path / w) if w in ("CLUSTERS", "DEEP") else w for w in extra]
+    argv = ["segment", str(sample_path("coffee")), *extra, "-o", str(tmp_path / "o")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
