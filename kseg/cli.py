@@ -353,13 +353,13 @@ def _int(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        raise argparse.ArgumentTypeError("expected a whole number, e.g. 4") from None
 
 
 def _positive_float(text: str) -> float:
     value = _non_negative_float(text)
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+        raise argparse.ArgumentTypeError("must be more than 0")
     return value
 
 
@@ -367,19 +367,19 @@ def _non_negative_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError("expected a number, e.g. 0.1") from None
     if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+        raise argparse.ArgumentTypeError("must be a finite number >= 0")
     return value
 
 
 def _k_range(text: str) -> range:
     match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", text)
     if not match:
-        raise argparse.ArgumentTypeError(f"expected a range like 2-12, got {text!r}")
+        raise argparse.ArgumentTypeError("expected a range like 2-12")
     lo, hi = int(match[1]), int(match[2])
     if not 1 <= lo <= hi <= MAX_K:
-        raise argparse.ArgumentTypeError(f"expected 1 <= first <= last <= {MAX_K}, got {text}")
+        raise argparse.ArgumentTypeError(f"expected 1 <= first <= last <= {MAX_K}, got {lo}-{hi}")
     return range(lo, hi + 1)
 
 

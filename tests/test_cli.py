@@ -292,3 +292,12 @@ def test_impossible_requests_are_usage_errors_not_tracebacks(tmp_path, capsys, e
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "option", [["-k", "<b>x</b>"], ["--eps", "<b>x</b>"], ["--max-side", "<b>x</b>"]]
+)
+def test_a_bad_value_is_not_echoed_back(tmp_path, capsys, option):
+    assert cli.main(["segment", "x.png", *option, "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "<b>x</b>" not in err and f"argument {option[0]}" in err
