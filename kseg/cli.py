@@ -113,7 +113,9 @@ def _parser() -> argparse.ArgumentParser:
         help="also write a label map PNG: pixel values are cluster numbers 1..k, 0 for "
         "transparent; it shows as the segmented image",
     )
-    seg.add_argument("--palette", action="store_true", help="also write a palette JSON")
+    seg.add_argument(
+        "--palette", action="store_true", help="also write a palette JSON (clusters 1..k)"
+    )
     seg.add_argument("-o", "--outdir", type=Path, required=True, metavar="OUTDIR")
     seg.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     seg.set_defaults(run=_run_segment)
