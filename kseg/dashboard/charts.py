@@ -171,7 +171,8 @@ def elbow_chart(
             line=dict(color="#54a24b", dash="dash"),
             annotation=dict(text=f"suggested k = {int(suggested_k)}", font=dict(color="#54a24b")),
         )
-    ticks = _log_ticks(min(values), max(values))
+    # A log axis cannot show 0 (a perfect fit): the ticks cover the positive values.
+    ticks = _log_ticks(min((v for v in values if v > 0), default=0.0), max(values))
     fig.update_layout(
         height=height,
         margin=dict(l=10, r=10, t=30, b=10),
