@@ -137,7 +137,7 @@ def test_every_tab_and_control_leaves_the_log_clean(page: Any, server: Streamlit
     click(page, "init", "custom")
     expect(within(page, "c5")).to_be_visible()  # one picker per cluster
     click(page, "fixed", "Keep these colours fixed")
-    click(page, "fixed", "Keep these colours fixed")
+    expect(within(page, "fixed").locator("input")).to_be_checked()
     click(page, "init", "k-means++")
     type_number(page, "attempts", "3")
     click(page, "criteria", "eps")
