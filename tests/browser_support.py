@@ -9,6 +9,8 @@
 ``StreamlitServer`` runs ``python -m streamlit run`` on a free loopback port in its own
 process group, waits for ``/_stcore/health`` and stops the whole group on exit; the
 server's output goes to a temporary file (``server.log()``) so a failure can show it.
+Pass ``extra_args=LOG_LEVEL_ARGS`` to have every log line name its level, and
+``log_problems(server.log())`` lists the lines that look like trouble.
 ``chromium()`` launches Debian's Chromium (Playwright cannot download its own browsers
 here). ``wait_until_settled`` waits for the script to finish and for skeletons and
 spinners to go. Streamlit reruns can be too quick to observe, so callers wait for the
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -73,6 +76,17 @@ _RUN_WATCHER_JS = """(() => {
     }).observe(document, {subtree: true, attributes: true,
                           attributeFilter: ["data-test-script-state"]});
 })();"""
+
+
+# Streamlit's default log format is "time message": a logged warning need not say "warning".
+LOG_LEVEL_ARGS = ("--logger.messageFormat", "%(levelname)s %(name)s: %(message)s")
+# A logged exception, a warning (with or without its stack), an error.
+LOG_PROBLEM = re.compile(r"Traceback|Warning|WARNING|Error|Stack \(most recent call last\)")
+
+
+def log_problems(log: str) -> list[str]:
+    """The lines of a server's output that report a warning, an error or a traceback."""
+    return [line for line in log.splitlines() if LOG_PROBLEM.search(line)]
 
 
 def free_port() -> int:
@@ -271,6 +285,20 @@ def wait_until_settled(page: Any, timeout: float = 60_000) -> None:
     """Wait (ms) for the script to finish and skeletons, spinners and stale elements to go."""
     page.wait_for_selector(APP_SELECTOR, state="attached", timeout=timeout)
     page.wait_for_function(SETTLED_JS, timeout=timeout, polling=50)
+
+
+def rerun_after(page: Any, action: Any, timeout: float = 60_000) -> None:
+    """Do ``action()`` and wait until the run it starts has finished and the page settled.
+
+    Needs ``install_run_watcher`` before the page was opened: a run can start and end
+    between two polls, so this waits for a new recorded script-state change first.
+    """
+    before = len(script_states(page))
+    action()
+    page.wait_for_function(
+        "(n) => (window.__stStates || []).length > n", arg=before, timeout=timeout, polling=20
+    )
+    wait_until_settled(page, timeout)
 
 
 def open_app(page: Any, url: str, timeout: float = 60_000) -> None:

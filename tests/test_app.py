@@ -300,8 +300,7 @@ def test_one_opencv_run_at_a_time_server_wide(monkeypatch):
 
     results = []
     threads = [
-        threading.Thread(target=lambda: results.append(server.run_opencv(slow)))
-        for _ in range(2)
+        threading.Thread(target=lambda: results.append(server.run_opencv(slow))) for _ in range(2)
     ]
     for t in threads:
         t.start()
@@ -556,11 +555,16 @@ def test_bad_query_values_fall_back_to_defaults(query):
 
 
 # ----------------------------------------------------------------------------- other tabs
+def elbow_spec(at: AppTest) -> dict:
+    return json.loads(at.get_by_key("elbow_chart").proto.spec)
+
+
 def test_compare_shows_several_k_and_the_elbow():
     at = start(tab="Compare")
     captions = [img.captions[0] for img in at.image if img.captions[0].startswith("k = ")]
     assert [c.split(",")[0] for c in captions] == ["k = 4", "k = 6", "k = 10"]
-    spec = json.loads(at.get_by_key("elbow_chart").proto.spec)
+    assert any("squared, added up over the photo" in c.value for c in at.caption)
+    spec = elbow_spec(at)
     curve = spec["data"][0]
     assert curve["name"] == "compactness"
     suggested = kseg.suggest_k(
@@ -568,15 +572,78 @@ def test_compare_shows_several_k_and_the_elbow():
                    range(2, 17), attempts=3)
     )  # fmt: skip
     assert any(f"suggests k = {suggested}" in c.value for c in at.caption)
-    ok(at.multiselect(key="compare_ks").set_value([3, 8]).run())
+    ok(at.pills(key="compare_ks").set_value([8, 3]).run())
     captions = [img.captions[0] for img in at.image if img.captions[0].startswith("k = ")]
     assert [c.split(",")[0] for c in captions] == ["k = 3", "k = 8"]
+    assert at.query_params["compare_ks"] == ["3", "8"]  # the link follows, in order
     ok(at.slider(key="elbow_ks").set_value((3, 6)).run())
-    spec = json.loads(at.get_by_key("elbow_chart").proto.spec)
+    spec = elbow_spec(at)
     assert len(spec["data"][0]["x"]) in (4, 1)  # plain list, or plotly's typed array
+    assert at.query_params["elbow_ks"] == ["3", "6"]
 
 
-def test_use_suggested_k_sets_k():
+def test_compare_k_are_pills_of_every_k_at_most_six():
+    """Regression: the multiselect took "2" and Enter for "select every match" (2, 12,
+    20, 21, ...); pills cannot, and a seventh k is refused with a word why."""
+    at = start(tab="Compare")
+    pills = at.pills(key="compare_ks")
+    assert pills.options == [str(k) for k in range(2, 33)]
+    ok(pills.set_value([2, 3, 4, 5, 6, 7]).run())
+    assert at.pills(key="compare_ks").value == [2, 3, 4, 5, 6, 7]
+    ok(at.pills(key="compare_ks").set_value([2, 3, 4, 5, 6, 7, 8]).run())
+    assert at.pills(key="compare_ks").value == [2, 3, 4, 5, 6, 7]
+    assert any("At most 6 values of k" in i.value for i in at.info)
+    assert len([img for img in at.image if img.captions[0].startswith("k = ")]) == 6
+
+
+def test_compare_and_elbow_settings_come_from_the_link():
+    at = start(query={"tab": "Compare", "compare_ks": ["12", "3", "x", "99"],
+                      "elbow_ks": ["3", "9"]})  # fmt: skip
+    assert at.pills(key="compare_ks").value == [12, 3]
+    captions = [img.captions[0] for img in at.image if img.captions[0].startswith("k = ")]
+    assert [c.split(",")[0] for c in captions] == ["k = 3", "k = 12"]
+    assert at.slider(key="elbow_ks").value == (3, 9)
+    assert len(elbow_spec(at)["data"][0]["x"]) in (7, 1)
+
+
+def test_elbow_chart_is_readable():
+    """Regression: the log axis read "2, 100M, 9, 8" (plotly's digit labels between
+    powers of ten), and neither the current nor the suggested k was named on the chart."""
+    at = start(tab="Compare", k=5)
+    spec = elbow_spec(at)
+    yaxis = spec["layout"]["yaxis"]
+    assert yaxis["tickmode"] == "array"
+    assert all(re.fullmatch(r"[125]0{0,2}[kMGT]?", t) for t in yaxis["ticktext"]), yaxis
+    assert len(yaxis["ticktext"]) >= 3
+    assert "compactness" in yaxis["title"]["text"]
+    assert spec["layout"]["xaxis"]["title"]["text"] == "k (number of colours)"
+    curve = spec["data"][0]
+    low, high = min(curve["y"]), max(curve["y"])
+    assert 10 ** yaxis["range"][0] <= low and high <= 10 ** yaxis["range"][1]
+    current = next(t for t in spec["data"] if t["name"] == "current k")
+    assert current["text"] == ["current k = 5"] and "text" in current["mode"]
+    assert [a["text"] for a in spec["layout"]["annotations"]][0].startswith("suggested k = ")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(999.6, "1k"), (999_999, "1M"), (2.345e8, "234M"), (12.5, "12.5")]
+)
+def test_elbow_tick_labels_are_short(value, shown):
+    from kseg.dashboard.charts import _short_number
+
+    assert _short_number(value) == shown
+
+
+def test_use_suggested_k_sets_k_without_a_warning(monkeypatch):
+    """Regression: each "Use k = N" logged "The widget with key "k" was created with a
+    default value but also had its value set via the Session State API", with a stack
+    trace, in the server's log."""
+    from streamlit.elements.lib import policies
+
+    warned = []
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    monkeypatch.setattr(policies.runtime, "exists", lambda: True)  # AppTest runs bare
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda *a, **kw: warned.append(a))
     at = start(tab="Compare")
     button = at.button(key="use_suggested")
     if button.disabled:
@@ -585,20 +652,73 @@ def test_use_suggested_k_sets_k():
     suggested = int(button.label.split("=")[1])
     ok(button.click().run())
     assert at.slider(key="k").value == suggested
+    assert at.query_params.get("k") == (None if suggested == 4 else str(suggested))
+    assert warned == []
 
 
-def test_isolate_shows_the_chosen_clusters_and_offers_the_mask():
-    at = start(tab="Isolate", sample="retina")
-    assert at.multiselect(key="isolate").value == [0]
-    assert len(at.container(key="isolated").image) == 1
-    assert at.download_button(key="dl_mask")
-    ok(at.multiselect(key="isolate").set_value([1, 2]).run())
-    assert "Clusters 2, 3" in at.container(key="isolated").image[0].captions[0]
-    ok(at.radio(key="isolate_paint").set_value("the cluster colour").run())
-    ok(at.slider(key="isolate_dim").set_value(0).run())
-    ok(at.multiselect(key="isolate").set_value([]).run())
-    assert at.info and not any(c.key == "isolated" for c in at.container)
+def test_k_is_in_the_link_even_at_its_lowest_and_four_without_one():
+    at = start()
+    assert at.slider(key="k").value == 4 and "k" not in at.query_params
+    ok(at.slider(key="k").set_value(2).run())
+    assert at.query_params["k"] == "2"
+    assert start(query={"k": "2"}).slider(key="k").value == 2
+    ok(at.slider(key="k").set_value(4).run())
+    assert "k" not in at.query_params
+
+
+@pytest.mark.parametrize("prefix", ["", "sp_"])
+def test_isolate_shows_the_chosen_clusters_and_offers_the_mask(prefix):
+    tab = "Superpixels" if prefix else "Isolate"
+    at = start(tab=tab, sample="retina")
+    assert at.multiselect(key=f"{prefix}isolate").value == [0]
+    assert len(at.container(key=f"{prefix}isolated").image) == 1
+    assert at.download_button(key=f"{prefix}dl_mask")
+    ok(at.multiselect(key=f"{prefix}isolate").set_value([2, 1]).run())
+    assert "Clusters 2, 3" in at.container(key=f"{prefix}isolated").image[0].captions[0]
+    ok(at.radio(key=f"{prefix}isolate_paint").set_value("the cluster colour").run())
+    ok(at.slider(key=f"{prefix}isolate_dim").set_value(0).run())
+    # The link carries the cluster numbers people read (1..k), and the view options.
+    assert at.query_params[f"{prefix}isolate"] == ["2", "3"]
+    assert at.query_params[f"{prefix}isolate_paint"] == "the cluster colour"
+    assert at.query_params[f"{prefix}isolate_dim"] == "0"
+    ok(at.multiselect(key=f"{prefix}isolate").set_value([]).run())
+    assert at.info and not any(c.key == f"{prefix}isolated" for c in at.container)
+    assert at.query_params[f"{prefix}isolate"] == ""
     ok(at.slider(key="k").set_value(2).run())  # fewer clusters than chosen before: no error
+
+
+@pytest.mark.parametrize("prefix", ["", "sp_"])
+def test_isolate_settings_come_from_the_link_for_the_same_image(prefix):
+    tab = "Superpixels" if prefix else "Isolate"
+    query = {
+        "tab": tab,
+        "sample": "retina",
+        f"{prefix}isolate": ["3", "2", "9"],
+        f"{prefix}isolate_paint": "the cluster colour",
+        f"{prefix}isolate_dim": "5",
+    }
+    at = start(query=query)
+    assert at.multiselect(key=f"{prefix}isolate").value == [2, 1]
+    assert "Clusters 2, 3" in at.container(key=f"{prefix}isolated").image[0].captions[0]
+    assert at.radio(key=f"{prefix}isolate_paint").value == "the cluster colour"
+    assert at.slider(key=f"{prefix}isolate_dim").value == 5
+    # A new image starts its clusters afresh, in the page and in the link.
+    ok(at.selectbox(key="sample").set_value("coffee").run())
+    assert at.multiselect(key=f"{prefix}isolate").value == [0]
+    assert f"{prefix}isolate" not in at.query_params
+    assert at.radio(key=f"{prefix}isolate_paint").value == "the cluster colour"
+
+
+def test_tab_settings_stay_in_the_link_on_other_tabs():
+    """Only the open tab is drawn: its settings must outlive a visit to another tab."""
+    at = start(tab="Isolate", sample="retina")
+    ok(at.multiselect(key="isolate").set_value([1, 2]).run())
+    at.session_state["tab"] = "Segment"
+    ok(at.run())
+    assert at.query_params["isolate"] == ["2", "3"]
+    at.session_state["tab"] = "Isolate"
+    ok(at.run())
+    assert at.multiselect(key="isolate").value == [1, 2]
 
 
 def test_downloads_are_all_offered():

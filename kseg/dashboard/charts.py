@@ -116,7 +116,8 @@ def elbow_chart(
     curve : mapping of int to float
         ``{k: compactness}``, as returned by :func:`kseg.elbow`.
     current_k : int, optional
-        Marked with a larger hollow marker (trace "current k") when it is in `curve`.
+        Marked with a larger hollow marker labelled "current k = ..." (trace
+        "current k") when it is in `curve`.
     suggested_k : int, optional
         Marked with a dashed vertical line labelled "suggested k = ..." (e.g.
         :func:`kseg.suggest_k` of the same curve).
@@ -126,12 +127,17 @@ def elbow_chart(
     Returns
     -------
     plotly.graph_objects.Figure
-        Trace "compactness" holds the curve in increasing k, on a log y axis.
+        Trace "compactness" holds the curve in increasing k, on a log y axis whose
+        ticks are 1, 2 and 5 times powers of ten written out (``"200M"``, ``"50k"``):
+        plotly's own log ticks label the values between powers of ten with a bare
+        digit ("2", "100M", "9", "8"). The hover gives each value as a share of the
+        first k's.
     """
     if not curve:
         raise ValueError("curve is empty; pass {k: compactness} for at least one k.")
     ks = sorted(int(k) for k in curve)
     values = [float(curve[k]) for k in ks]
+    first = values[0]
     fig = go.Figure(
         go.Scatter(
             name="compactness",
@@ -139,7 +145,10 @@ def elbow_chart(
             y=values,
             mode="lines+markers",
             line=dict(color="#4c78a8"),
-            hovertemplate="k = %{x}<br>compactness %{y:.4g}<extra></extra>",
+            text=[_short_number(v) for v in values],
+            customdata=[100 * v / first if first > 0 else 100.0 for v in values],
+            hovertemplate=f"k = %{{x}}<br>compactness %{{text}}<br>"
+            f"%{{customdata:.0f}}% of k = {ks[0]}'s<extra></extra>",
         )
     )
     if current_k is not None and int(current_k) in curve:
@@ -148,7 +157,10 @@ def elbow_chart(
                 name="current k",
                 x=[int(current_k)],
                 y=[float(curve[int(current_k)])],
-                mode="markers",
+                mode="markers+text",
+                text=[f"current k = {int(current_k)}"],
+                textposition="top right",
+                textfont=dict(color="#e45756"),
                 marker=dict(size=16, color="rgba(0,0,0,0)", line=dict(color="#e45756", width=3)),
                 hovertemplate="current k = %{x}<extra></extra>",
             )
@@ -159,14 +171,53 @@ def elbow_chart(
             line=dict(color="#54a24b", dash="dash"),
             annotation=dict(text=f"suggested k = {int(suggested_k)}", font=dict(color="#54a24b")),
         )
+    # A log axis cannot show 0 (a perfect fit): the ticks cover the positive values.
+    ticks = _log_ticks(min((v for v in values if v > 0), default=0.0), max(values))
     fig.update_layout(
         height=height,
         margin=dict(l=10, r=10, t=30, b=10),
         showlegend=False,
         xaxis=dict(title=dict(text="k (number of colours)"), dtick=1 if len(ks) <= 20 else 2),
-        yaxis=dict(title=dict(text="compactness (log scale)"), type="log"),
+        yaxis=dict(
+            title=dict(text="compactness (log scale; lower is closer)"),
+            type="log",
+            tickmode="array",
+            tickvals=ticks,
+            ticktext=[_short_number(v) for v in ticks],
+            # From the tick below the curve to the one above it, so that every tick shows.
+            range=[float(np.log10(ticks[0])), float(np.log10(ticks[-1]))] if ticks else None,
+        ),
     )
     return fig
+
+
+def _log_ticks(low: float, high: float) -> list[float]:
+    """1, 2 and 5 times powers of ten from just below `low` to just above `high`.
+
+    Every value in the range when it spans less than a decade gets at least three
+    ticks (1 to 9 times powers of ten then); non-positive values get none.
+    """
+    if not high > 0:
+        return []
+    low = low if low > 0 else high
+    for steps in ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+        start, stop = int(np.floor(np.log10(low))), int(np.floor(np.log10(high)))
+        candidates = [m * 10.0**e for e in range(start, stop + 2) for m in steps]
+        below = max([v for v in candidates if v <= low], default=candidates[0])
+        above = min([v for v in candidates if v >= high], default=candidates[-1])
+        ticks = [v for v in candidates if below <= v <= above]
+        if len(ticks) >= 3:
+            break
+    return ticks
+
+
+def _short_number(value: float) -> str:
+    """A compactness in three significant digits or fewer with an SI suffix: "250M", "1.5k"."""
+    value = float(f"{value:.3g}")  # 999,999 is "1M", not "1e+03k"
+    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{suffix}"
+    return f"{value:.3g}"
 
 
 def swatch_url(hex_color: str, *, size: int = 24) -> str:

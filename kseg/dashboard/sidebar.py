@@ -11,7 +11,7 @@ import logging
 import streamlit as st
 
 import kseg
-from kseg.dashboard import compute
+from kseg.dashboard import compute, links
 from kseg.dashboard.state import (
     CRITERIA,
     CRITERIA_CAPTIONS,
@@ -159,15 +159,22 @@ def controls_ui(source: Source, loaded: Loaded) -> Params:
     """The clustering settings in the sidebar; every one is kept in the page's URL."""
     with st.sidebar:
         st.header("Clustering")
+        links.forget_on_new_image(source.digest)  # the URL's clusters were for the old image
+        # "Use k = N" (Compare tab) sets k through session state, so the slider takes no
+        # default of its own (Streamlit logs a warning with a stack trace for a widget with a
+        # default whose value is also set through session state): k starts in session state.
+        # A bound slider without a default would take min_value for it and so leave k = 2
+        # out of every link; the page keeps k in the URL itself.
+        if Keys.K not in st.session_state:
+            st.session_state[Keys.K] = (links.url_ints(Keys.K, K_MIN, K_MAX) or [K_DEFAULT])[0]
         k = st.slider(
             "k (number of colours)",
             K_MIN,
             K_MAX,
-            K_DEFAULT,
             key=Keys.K,
-            bind="query-params",
             help="How many colours the photo is reduced to.",
         )
+        links.keep(Keys.K, [k], [K_DEFAULT])
         init = st.radio(
             "Initialisation",
             INITS,

@@ -1,7 +1,10 @@
 """The page's state: its limits, the types its parts pass along, every session-state key.
 
 Widgets bound to the URL keep their value in a query parameter named like their key,
-so a key here is also part of every shared link: renaming one breaks old links.
+so a key here is also part of every shared link: renaming one breaks old links. The
+settings of the tabs (compare_ks, elbow_ks, isolate, isolate_paint, isolate_dim and the
+"sp_" ones) and k are kept in the URL by the page itself (kseg.dashboard.links), under
+their key too.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ THUMB_SIDE = 240
 CLOUD_POINTS = 3000
 K_MIN, K_MAX, K_DEFAULT = 2, 32, 4
 COMPARE_DEFAULT = [4, 6, 10]
+COMPARE_MAX = 6  # pictures side by side at most
 ELBOW_DEFAULT = (2, 16)
 ELBOW_ATTEMPTS = 3
+ISOLATE_PAINTS = ["their own colours", "the cluster colour"]
+ISOLATE_DIM_DEFAULT = 20  # brightness of the rest, in %
 # Superpixels work on the photo scaled to this longer side (about 2 MP): under a second.
 SUPERPIXEL_SIDE = 1600
 # ... and are shown at most this wide: under Streamlit's 1460 px, above which it would
@@ -98,6 +104,8 @@ class Keys:
     UPLOAD_ERROR = "_upload_error"  # why that file could not be used
     DIGEST = "_digest"  # the image the widgets below were set for
     OPENCV_OK = "_opencv_ok"  # the (digest, Params) whose OpenCV run the visitor started
+    LINK_DIGEST = "_link_digest"  # the image the URL's per-image settings are for
+    COMPARE_FULL = "_compare_full"  # a seventh k was refused on the last click
 
     @staticmethod
     def centre(i: int) -> str:
@@ -113,6 +121,11 @@ class Keys:
         """Keys whose values belong to one image: a new image starts them afresh."""
         centres = [cls.centre(i) for i in range(1, K_MAX + 1)]
         return [*centres, cls.ISOLATE, cls.SP_PREFIX + cls.ISOLATE, cls.OPENCV_OK]
+
+    @classmethod
+    def per_image_in_url(cls) -> list[str]:
+        """URL parameters, kept by the page itself, whose values belong to one image."""
+        return [cls.ISOLATE, cls.SP_PREFIX + cls.ISOLATE]
 
 
 class Params(NamedTuple):

@@ -10,8 +10,14 @@ import streamlit as st
 
 import kseg
 from kseg import export
-from kseg.dashboard import charts, compute
-from kseg.dashboard.state import CLOUD_POINTS, PREVIEW_SIDE, Keys
+from kseg.dashboard import charts, compute, links
+from kseg.dashboard.state import (
+    CLOUD_POINTS,
+    ISOLATE_DIM_DEFAULT,
+    ISOLATE_PAINTS,
+    PREVIEW_SIDE,
+    Keys,
+)
 from kseg.dashboard.text import plain
 
 Metric = tuple[str, str, str]  # label, value, help
@@ -89,28 +95,12 @@ def isolate_ui(
 
     ``index`` is the histogram's kept ``preview_index(PREVIEW_SIDE)``, if any.
     """
-    entries = seg.palette()
     st.subheader("Show only some clusters")
-    chosen = st.multiselect(
-        "Clusters to isolate",
-        [e.index for e in entries],
-        default=[0],
-        format_func=lambda i: f"{i + 1}: {entries[i].hex} ({entries[i].share:.1%})",
-        key=key_prefix + Keys.ISOLATE,
-        help="For a region of interest, e.g. the vessels of the retina sample.",
-    )
-    left, right = st.columns(2)
-    paint = left.radio(
-        "Show the chosen clusters in",
-        ["their own colours", "the cluster colour"],
-        key=key_prefix + Keys.ISOLATE_PAINT,
-        horizontal=True,
-    )
-    dim = right.slider("Brightness of the rest (%)", 0, 100, 20, key=key_prefix + Keys.ISOLATE_DIM)
+    chosen, paint, dim = isolate_controls_ui(seg, key_prefix=key_prefix)
     if not chosen:
         st.info("Pick one or more clusters above.")
         return
-    flat = paint == "the cluster colour"
+    flat = paint == ISOLATE_PAINTS[1]
     pixels = kseg.isolate(
         seg, chosen, max_side=PREVIEW_SIDE, dim=dim / 100, paint=flat, index=index
     )
@@ -132,6 +122,49 @@ def isolate_ui(
         help=f"{seg.shape[1]:,} x {seg.shape[0]:,} px: white where the chosen clusters are, "
         "black elsewhere.",
     )
+
+
+def isolate_controls_ui(
+    seg: kseg.Segmentation, *, key_prefix: str = ""
+) -> tuple[list[int], str, int]:
+    """The clusters to isolate (0-based), how to paint them and the rest's brightness (%).
+
+    All three are kept in the URL, the clusters as the numbers people read (1..k).
+    """
+    entries = seg.palette()
+    key = key_prefix + Keys.ISOLATE
+    paint_key = key_prefix + Keys.ISOLATE_PAINT
+    dim_key = key_prefix + Keys.ISOLATE_DIM
+    numbers = links.url_ints(key, 1, seg.k)
+    chosen = st.multiselect(
+        "Clusters to isolate",
+        [e.index for e in entries],
+        default=[0] if numbers is None else [n - 1 for n in numbers],
+        format_func=lambda i: f"{i + 1}: {entries[i].hex} ({entries[i].share:.1%})",
+        key=key,
+        help="For a region of interest, e.g. the vessels of the retina sample.",
+    )
+    left, right = st.columns(2)
+    paint = left.radio(
+        "Show the chosen clusters in",
+        ISOLATE_PAINTS,
+        index=ISOLATE_PAINTS.index(
+            links.url_choice(paint_key, ISOLATE_PAINTS) or ISOLATE_PAINTS[0]
+        ),
+        key=paint_key,
+        horizontal=True,
+    )
+    dim = right.slider(
+        "Brightness of the rest (%)",
+        0,
+        100,
+        (links.url_ints(dim_key, 0, 100) or [ISOLATE_DIM_DEFAULT])[0],
+        key=dim_key,
+    )
+    links.keep(key, [i + 1 for i in sorted(chosen)], [1])
+    links.keep(paint_key, [paint], [ISOLATE_PAINTS[0]])
+    links.keep(dim_key, [dim], [ISOLATE_DIM_DEFAULT])
+    return chosen, paint, dim
 
 
 def downloads_ui(

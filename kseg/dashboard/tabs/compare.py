@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 import kseg
-from kseg.dashboard import charts, compute
+from kseg.dashboard import charts, compute, links
 from kseg.dashboard.state import (
     COMPARE_DEFAULT,
+    COMPARE_MAX,
     COMPARE_SIDE,
     ELBOW_ATTEMPTS,
     ELBOW_DEFAULT,
@@ -18,23 +19,23 @@ from kseg.dashboard.state import (
 )
 from kseg.dashboard.text import big_number
 
+COMPACTNESS_HELP = (
+    "Compactness: for every pixel, the distance from its colour to its cluster's colour, "
+    "squared, added up over the photo (in the colour space used). Lower means the k colours "
+    "fit the photo more closely; it always falls as k grows."
+)
+
 
 def render(view: View) -> None:
     st.subheader("The same photo at several k")
-    chosen = st.multiselect(
-        "Values of k to compare",
-        list(range(K_MIN, K_MAX + 1)),
-        default=COMPARE_DEFAULT,
-        key=Keys.COMPARE_KS,
-        max_selections=6,
-    )
+    chosen = compare_ks_ui()
     base = compute.comparable(view.params)
     if base.engine != view.params.engine or base.init != view.params.init:
         st.caption("Compared with the kseg engine and k-means++ starts, the same for every k.")
     if chosen:
         columns = st.columns(len(chosen))
         with st.spinner("Segmenting for each k...", show_time=True):
-            for column, k in zip(columns, sorted(chosen), strict=True):
+            for column, k in zip(columns, chosen, strict=True):
                 params = base._replace(k=k)
                 seg = compute.segmentation(view.source.digest, params, view.loaded.hist)
                 png = compute.segmented_png(
@@ -45,13 +46,12 @@ def render(view: View) -> None:
                     caption=f"k = {k}, compactness {big_number(seg.compactness)}",
                     output_format="PNG",
                 )
+        st.caption(COMPACTNESS_HELP)
     else:
         st.info("Pick one or more values of k above.")
 
     st.subheader("Help in choosing k: the elbow")
-    low, high = st.slider(
-        "Range of k for the elbow chart", K_MIN, K_MAX, ELBOW_DEFAULT, key=Keys.ELBOW_KS
-    )
+    low, high = elbow_range_ui()
     if high - low < 2:
         st.info("Pick a range of at least three values of k.")
         return
@@ -66,8 +66,8 @@ def render(view: View) -> None:
         config={"displaylogo": False},
     )
     st.caption(
-        f"Compactness falls as k grows; past the elbow each extra colour buys little. "
-        f"kseg suggests k = {suggested} here ({ELBOW_ATTEMPTS} attempts per k)."
+        f"Compactness (lower is closer) falls as k grows; past the elbow each extra colour "
+        f"buys little. kseg suggests k = {suggested} here ({ELBOW_ATTEMPTS} attempts per k)."
     )
     st.button(
         f"Use k = {suggested}",
@@ -76,6 +76,57 @@ def render(view: View) -> None:
         args=(suggested,),
         disabled=suggested == view.params.k,
     )
+
+
+def compare_ks_ui() -> list[int]:
+    """The values of k to compare (at most COMPARE_MAX, in increasing order), kept in the URL.
+
+    Pills, not a multiselect: typing "2" and Enter in a multiselect selects every match
+    (2, 12, 20, 21, ...). Pills have no limit of their own, so a click past the limit is
+    undone by `_at_most`, which needs the widget's value set through session state: hence
+    no default on the widget, the value is put in session state before it is drawn.
+    """
+    state = st.session_state
+    if Keys.COMPARE_KS not in state:
+        from_url = links.url_ints(Keys.COMPARE_KS, K_MIN, K_MAX)
+        state[Keys.COMPARE_KS] = COMPARE_DEFAULT if from_url is None else from_url[:COMPARE_MAX]
+    chosen = st.pills(
+        "Values of k to compare",
+        list(range(K_MIN, K_MAX + 1)),
+        selection_mode="multi",
+        key=Keys.COMPARE_KS,
+        on_change=_at_most,
+        args=(list(state[Keys.COMPARE_KS]),),
+        help=f"Up to {COMPARE_MAX} at once, shown side by side. {COMPACTNESS_HELP}",
+    )
+    if state.pop(Keys.COMPARE_FULL, False):
+        st.info(f"At most {COMPARE_MAX} values of k at once: remove one to add another.")
+    chosen = sorted(chosen)
+    links.keep(Keys.COMPARE_KS, chosen, sorted(COMPARE_DEFAULT))
+    return chosen
+
+
+def elbow_range_ui() -> tuple[int, int]:
+    """The range of k the elbow chart covers, kept in the URL."""
+    from_url = links.url_ints(Keys.ELBOW_KS, K_MIN, K_MAX)
+    start = tuple(from_url) if from_url and len(from_url) == 2 else ELBOW_DEFAULT
+    low, high = st.slider(
+        "Range of k for the elbow chart",
+        K_MIN,
+        K_MAX,
+        (min(start), max(start)),
+        key=Keys.ELBOW_KS,
+    )
+    links.keep(Keys.ELBOW_KS, [low, high], list(ELBOW_DEFAULT))
+    return low, high
+
+
+def _at_most(before: list[int]) -> None:
+    """A click that would pass COMPARE_MAX values of k is undone (and said so)."""
+    state = st.session_state
+    if len(state[Keys.COMPARE_KS]) > COMPARE_MAX:
+        state[Keys.COMPARE_KS] = before
+        state[Keys.COMPARE_FULL] = True
 
 
 def _set_k(k: int) -> None:

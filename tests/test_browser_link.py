@@ -1,0 +1,199 @@
+"""A link keeps every setting: change each on a running page, open page.url afresh.
+
+k, the Compare tab's values of k and elbow range, and both isolate parts (the Isolate
+tab's and the Superpixels tab's "sp_" one: clusters, paint, dim) are changed the way a
+visitor does it; the address is then opened in a fresh browser context (no cookies, no
+session) and every widget, and the isolated pictures' captions, must show the same.
+
+Run with ``python -m pytest -m browser tests/test_browser_link.py`` (about 40 s).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from browser_support import (
+    StreamlitServer,
+    chromium,
+    install_run_watcher,
+    open_app,
+    rerun_after,
+)
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+expect = playwright_sync.expect
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT = 60_000  # ms
+FIRST_OPEN_TIMEOUT = 180_000  # the first run warms up the numba kernels
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[StreamlitServer]:
+    with StreamlitServer("app.py") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    expect.set_options(timeout=TIMEOUT)
+    with chromium() as launched:
+        yield launched
+
+
+def fresh_page(browser: Any) -> Any:
+    """A page in a new browser context: nothing shared with any other page."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    install_run_watcher(page)
+    return page
+
+
+# ----------------------------------------------------------------------------- the controls
+def slider_input(page: Any, key: str, which: str = "") -> Any:
+    """The range input of slider `key` (its "start" or "end" thumb for a range)."""
+    inputs = page.locator(f".st-key-{key} input[type='range']")
+    if which:
+        return inputs.and_(page.locator(f"[aria-label$='{which}']"))
+    return inputs
+
+
+def press(page: Any, key: str, keys: str, which: str = "") -> None:
+    rerun_after(page, lambda: slider_input(page, key, which).press(keys))
+
+
+def open_tab(page: Any, name: str) -> None:
+    rerun_after(page, lambda: page.get_by_role("tab", name=name).click())
+    expect(page.get_by_role("tab", name=name)).to_have_attribute("aria-selected", "true")
+
+
+def click_pill(page: Any, key: str, label: str) -> None:
+    pill = page.locator(f".st-key-{key} button").filter(has_text=re.compile(rf"^{label}$"))
+    rerun_after(page, pill.click)
+
+
+def pressed_pills(page: Any, key: str) -> list[str]:
+    return page.locator(f".st-key-{key} button[aria-pressed='true']").all_inner_texts()
+
+
+def add_cluster(page: Any, key: str, number: int) -> None:
+    """Open multiselect `key` and click cluster `number` ("2: #rrggbb (..%)")."""
+    field = page.locator(f".st-key-{key} input").first
+    field.click()
+    option = page.get_by_role("option", name=re.compile(rf"^{number}: "))
+    if not option.is_visible():  # a click after a scroll can focus it without opening it
+        field.press("ArrowDown")
+    rerun_after(page, option.click)
+    page.keyboard.press("Escape")
+
+
+def remove_cluster(page: Any, key: str, number: int) -> None:
+    remove = page.locator(f".st-key-{key} button[aria-label^='Remove {number}: ']")
+    rerun_after(page, remove.click)
+
+
+def chosen_clusters(page: Any, key: str) -> list[int]:
+    labels = page.locator(f".st-key-{key} [data-tag]").evaluate_all(
+        "(tags) => tags.map((t) => t.getAttribute('aria-label'))"
+    )
+    return [int(label.split(":")[0]) for label in labels]
+
+
+def thumbs(page: Any, key: str) -> list[str]:
+    return page.locator(f".st-key-{key} [data-testid='stSliderThumbValue']").all_inner_texts()
+
+
+def checked_radio(page: Any, key: str) -> str:
+    return (
+        page.locator(f".st-key-{key} label").filter(has=page.locator("input:checked")).inner_text()
+    )
+
+
+def isolated_caption(page: Any, prefix: str) -> Any:
+    return page.locator(f".st-key-{prefix}isolated [data-testid='stImageCaption']")
+
+
+def assert_no_exception(page: Any) -> None:
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+# ----------------------------------------------------------------------------- the test
+def test_a_link_brings_back_every_setting(server: StreamlitServer, browser: Any) -> None:
+    page = fresh_page(browser)
+    open_app(page, server.url, FIRST_OPEN_TIMEOUT)
+
+    press(page, "k", "ArrowRight")
+    press(page, "k", "ArrowRight")
+    expect(page.locator(".st-key-k [data-testid='stSliderThumbValue']")).to_have_text("6")
+
+    open_tab(page, "Compare")
+    click_pill(page, "compare_ks", "3")
+    click_pill(page, "compare_ks", "10")
+    assert pressed_pills(page, "compare_ks") == ["3", "4", "6"]
+    press(page, "elbow_ks", "ArrowRight", "start")
+    press(page, "elbow_ks", "ArrowLeft", "end")
+    assert thumbs(page, "elbow_ks") == ["3", "15"]
+
+    open_tab(page, "Isolate")
+    add_cluster(page, "isolate", 2)
+    add_cluster(page, "isolate", 3)
+    remove_cluster(page, "isolate", 1)
+    rerun_after(
+        page,
+        page.locator(".st-key-isolate_paint label").filter(has_text="the cluster colour").click,
+    )
+    press(page, "isolate_dim", "Home")
+    expect(isolated_caption(page, "")).to_contain_text("Clusters 2, 3:")
+
+    open_tab(page, "Superpixels")
+    add_cluster(page, "sp_isolate", 4)
+    press(page, "sp_isolate_dim", "End")
+    expect(isolated_caption(page, "sp_")).to_contain_text("Clusters 1, 4:")
+    assert_no_exception(page)
+
+    link = page.url
+    query = parse_qs(urlsplit(link).query, keep_blank_values=True)
+    assert query["k"] == ["6"] and query["tab"] == ["Superpixels"], link
+    assert query["compare_ks"] == ["3", "4", "6"] and query["elbow_ks"] == ["3", "15"], link
+    assert query["isolate"] == ["2", "3"] and query["isolate_dim"] == ["0"], link
+    assert query["isolate_paint"] == ["the cluster colour"], link
+    assert query["sp_isolate"] == ["1", "4"] and query["sp_isolate_dim"] == ["100"], link
+    page.context.close()
+
+    page = fresh_page(browser)
+    open_app(page, link, TIMEOUT)
+    expect(page.get_by_role("tab", name="Superpixels")).to_have_attribute("aria-selected", "true")
+    expect(isolated_caption(page, "sp_")).to_contain_text("Clusters 1, 4:")
+    assert chosen_clusters(page, "sp_isolate") == [1, 4]
+    assert thumbs(page, "sp_isolate_dim") == ["100"]
+    assert checked_radio(page, "sp_isolate_paint") == "their own colours"
+    assert thumbs(page, "k") == ["6"]
+
+    open_tab(page, "Isolate")
+    expect(isolated_caption(page, "")).to_contain_text("Clusters 2, 3:")
+    assert chosen_clusters(page, "isolate") == [2, 3]
+    assert checked_radio(page, "isolate_paint") == "the cluster colour"
+    assert thumbs(page, "isolate_dim") == ["0"]
+
+    open_tab(page, "Compare")
+    assert pressed_pills(page, "compare_ks") == ["3", "4", "6"]
+    captions = page.locator("[data-testid='stImageCaption']").all_inner_texts()
+    assert [c.split(",")[0] for c in captions if c.startswith("k = ")] == [
+        "k = 3",
+        "k = 4",
+        "k = 6",
+    ]
+    assert thumbs(page, "elbow_ks") == ["3", "15"]
+    assert_no_exception(page)
+    # Nothing was lost on the way: the address still holds every setting.
+    assert parse_qs(urlsplit(page.url).query, keep_blank_values=True) == {
+        **query,
+        "tab": ["Compare"],
+    }
+    page.context.close()
