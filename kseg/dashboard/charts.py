@@ -118,7 +118,7 @@ def centers_3d(
             yaxis=_axis("G", ranges[1], whole_cube),
             zaxis=_axis("B", ranges[2], whole_cube),
             aspectmode="cube",
-            camera=dict(eye=dict(x=1.6, y=1.6, z=1.1)),  # a step back: no label off the edge
+            camera=dict(eye=dict(x=1.5, y=1.5, z=1.0)),  # a step back: no label off the edge
         ),
     )
     return fig
