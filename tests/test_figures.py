@@ -78,6 +78,15 @@ class TestCenters3D:
             start, stop = scene[f"{axis}axis"]["range"]
             assert 0 <= start <= drawn.min() and drawn.max() <= stop <= 255
 
+    def test_a_few_outlying_pixels_do_not_widen_the_axes(self):
+        rgb = np.full((50, 50, 3), 120, np.uint8)
+        rgb[:25] = (130, 120, 120)
+        rgb[0, 0] = (250, 250, 250)  # one pixel far away, in the cloud but not a cluster
+        near = kseg.segment(rgb, 2)
+        scene = spec(charts.centers_3d(near, cloud=2500))["layout"]["scene"]
+        start, stop = scene["xaxis"]["range"]
+        assert start < 120 and 130 < stop < 160
+
     @pytest.mark.parametrize("space, named", [("rgb", None), ("lab", "CIELAB"), ("hsv", "HSV")])
     def test_the_title_says_the_axes_are_rgb_whatever_the_space(self, space, named):
         seg = kseg.segment(quadrants(60, 40), 4, color_space=space)

@@ -51,8 +51,9 @@ def centers_3d(
     height : int, optional
         Height of the figure in pixels.
     whole_cube : bool, optional
-        Axes over the whole cube, 0..255 each. By default each axis spans what is
-        drawn (centres and cloud) with a margin, so close centres stand apart.
+        Axes over the whole cube, 0..255 each. By default each axis spans every
+        centre and the middle 98 % of the cloud (plotly leaves out points beyond
+        the axes), with a margin, so close centres stand apart.
 
     Returns
     -------
@@ -80,7 +81,9 @@ def centers_3d(
     if cloud:
         traces += _pixel_cloud(seg, int(cloud), seed)
     drawn = [np.asarray(seg.centers_rgb, np.float64)]
-    drawn += [np.column_stack([t.x, t.y, t.z]).astype(np.float64) for t in traces]
+    if traces:  # the cloud's bulk, not its few outliers, which would bring the blob back
+        points = np.concatenate([np.column_stack([t.x, t.y, t.z]) for t in traces])
+        drawn.append(np.percentile(points.astype(np.float64), [1, 99], axis=0))
     ranges = _axis_ranges(np.concatenate(drawn), whole_cube)
     traces.append(
         go.Scatter3d(
