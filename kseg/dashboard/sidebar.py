@@ -276,7 +276,6 @@ def custom_centres_ui(source: Source, loaded: Loaded, k: int) -> tuple[tuple[str
                 defaults[i],
                 key=Keys.centre(i + 1),
                 bind="query-params",
-                help=f"Starting colour of cluster {i + 1}.",
             )
         )
     fixed = st.checkbox(
