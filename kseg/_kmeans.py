@@ -39,6 +39,8 @@ class KMeansResult:
         (cv2.kmeans's compactness when every weight is 1).
     n_iter : int
         Centre updates done by the best attempt.
+    n_iter_total : int
+        Centre updates summed over every attempt.
     attempt_compactness : tuple of float
         The compactness each attempt reached, in the order they ran.
     """
@@ -47,6 +49,7 @@ class KMeansResult:
     labels: np.ndarray
     compactness: float
     n_iter: int
+    n_iter_total: int
     attempt_compactness: tuple[float, ...]
 
 
@@ -129,6 +132,7 @@ def kmeans(
         labels=best.labels,
         compactness=best.compactness,
         n_iter=best.n_iter,
+        n_iter_total=sum(run.n_iter for run in runs),
         attempt_compactness=tuple(run.compactness for run in runs),
     )
 

@@ -81,9 +81,11 @@ def isolate(
 
     Returns
     -------
-    (h, w, 3) uint8 ndarray
-        Transparent pixels count as not chosen and are black: the colours stored
-        under them are not part of the picture.
+    (h, w, 3) or (h, w, 4) uint8 ndarray
+        RGB for an image without transparent pixels. Otherwise RGBA: transparent
+        pixels stay transparent (alpha 0, colour black: the colours stored under
+        them are not part of the picture) and count as not chosen; the rest have
+        alpha 255.
     """
     if not 0 <= dim <= 1:
         raise ValueError(f"dim must be within 0..1; got {dim}.")
@@ -99,8 +101,12 @@ def isolate(
     else:
         rows, cols = preview_grid(seg.shape, max_side)
         pixels = seg.histogram.rgb[rows][:, cols]
+    hidden = labels < 0
     if seg.histogram.alpha is not None:
-        pixels = np.where((labels < 0)[:, :, None], np.uint8(0), pixels)
+        pixels = np.where(hidden[:, :, None], np.uint8(0), pixels)
     gray = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY)
     rest = cv2.cvtColor(cv2.convertScaleAbs(gray, alpha=dim), cv2.COLOR_GRAY2RGB)
-    return np.where(keep[:, :, None], pixels, rest)
+    out = np.where(keep[:, :, None], pixels, rest)
+    if seg.histogram.alpha is None:
+        return out
+    return np.dstack([out, np.where(hidden, np.uint8(0), np.uint8(255))])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ MAX_K = 256
 # candidate is then refined on the finest summary, and the best few on the exact colours.
 _PROMOTED = 4  # candidates from the coarser summaries refined on the finest
 _REFINED = 3  # best candidates refined on the exact colours
+_CHUNK = 1 << 16  # distinct colours measured at a time by Segmentation.mean_error
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,18 @@ class Segmentation:
     n_iter : int
         Centre updates of the winning run (for the histogram engine, on the exact
         colours); -1 for the opencv engine, as cv2.kmeans does not report it.
+    n_iter_total : int
+        Centre updates summed over every run k-means made: all attempts (for the
+        histogram engine on many colours also the runs on the coarse summaries and
+        the refinements). -1 when the engine does not report them (opencv, and
+        ``regions=`` for now).
+    mean_error : float
+        Mean distance from an opaque pixel's colour to its cluster's centre, in
+        ``color_space``: a typical colour error in the colour's own units (RGB:
+        0..441; CIELAB: the CIE76 delta E, about 2.3 is just noticeable; HSV: the
+        cylinder with S and V in 0..100). Computed from the histogram's distinct
+        colours on first access; with the opencv engine or ``regions=`` each
+        colour is measured to its nearest centre.
     seconds : float
         Wall time of :func:`segment`.
     warnings : tuple of str
@@ -96,11 +110,35 @@ class Segmentation:
     histogram: ColorHistogram = field(repr=False)
     _color_labels: np.ndarray | None = field(default=None, repr=False)
     _pixel_labels: np.ndarray | None = field(default=None, repr=False)
+    n_iter_total: int = -1
 
     @property
     def k(self) -> int:
         """Number of clusters returned (at most the k asked for)."""
         return int(self.centers.shape[0])
+
+    @cached_property
+    def mean_error(self) -> float:
+        """Mean distance from an opaque pixel's colour to its centre (see the class)."""
+        points = _spaces.to_features(self.histogram.colors, self.color_space)
+        centers = _given_centers(self.centers, self.k, self.color_space)  # back to features
+        weights = self.histogram.weights
+        labels = self._color_labels
+        step = _CHUNK if labels is not None else max(256, _CHUNK * 16 // self.k)
+        total = 0.0
+        for lo in range(0, points.shape[0], step):
+            chunk = points[lo : lo + step]
+            if labels is not None:
+                gaps = np.linalg.norm(chunk - centers[labels[lo : lo + step]], axis=1)
+            else:  # each colour at its nearest centre, one (step, k) table at a time
+                squared = (
+                    np.einsum("ij,ij->i", chunk, chunk)[:, None]
+                    - 2.0 * chunk @ centers.T
+                    + np.einsum("ij,ij->i", centers, centers)[None, :]
+                )
+                gaps = np.sqrt(np.maximum(squared.min(axis=1), 0.0))
+            total += float(gaps @ weights[lo : lo + step])
+        return total / max(float(weights.sum()), 1.0)
 
     @property
     def color_space(self) -> str:
@@ -314,19 +352,21 @@ def segment(
         centers, pixel_labels, n_iter, compactness, notes = regions_kmeans(
             hist, regions, k, run_init, attempts, max_iter_eff, eps2, space, seed
         )
+        n_iter_total = -1  # regions_kmeans does not carry it yet
     elif engine == "opencv":
         centers, pixel_labels, compactness = opencv_kmeans(
             hist, k_run, run_init, attempts, max_iter_eff, eps, criteria, space, seed
         )
-        n_iter = -1  # cv2.kmeans does not report it
+        n_iter = n_iter_total = -1  # cv2.kmeans does not report it
     else:
         features = features if features is not None else hist.in_space(space)
-        centers, color_labels, n_iter, compactness = _histogram(
+        centers, color_labels, n_iter, compactness, n_iter_total = _histogram(
             features, k_run, run_init, attempts, max_iter_eff, eps2, seed
         )
     return _finish(
-        hist, centers, color_labels, pixel_labels, n_iter, compactness, space, notes, params, start
-    )
+        hist, centers, color_labels, pixel_labels, (n_iter, n_iter_total), compactness, space,
+        notes, params, start,
+    )  # fmt: skip
 
 
 def elbow(
@@ -453,11 +493,13 @@ def _histogram(features: ColorFeatures, k, init, attempts, max_iter, eps2, seed)
     """Weighted k-means over the distinct colours, started on their coarse summaries."""
     X, w = features.points, features.weights
     if isinstance(init, np.ndarray):
-        return lloyd(X, w, init, max_iter, eps2)
+        centers, labels, n_iter, compactness = lloyd(X, w, init, max_iter, eps2)
+        return centers, labels, n_iter, compactness, n_iter
     if not features.summaries:
         runs = run_attempts(X, w, k, init, attempts, max_iter, eps2, seed)
         best = min(runs, key=lambda run: run.compactness)
-        return best.centers, best.labels, best.n_iter, best.compactness
+        total = sum(run.n_iter for run in runs)
+        return best.centers, best.labels, best.n_iter, best.compactness, total
     runs = [
         run_attempts(Xc, wc, k, init, attempts, max_iter, eps2, seed + level)
         for level, (Xc, wc) in enumerate(features.summaries)
@@ -472,13 +514,19 @@ def _histogram(features: ColorFeatures, k, init, attempts, max_iter, eps2, seed)
     candidates = [(r[3], r[0]) for r in refined] + [(r.compactness, r.centers) for r in runs[-1]]
     candidates.sort(key=lambda c: c[0])
     finals = run_parallel(lambda c: lloyd(X, w, c[1], max_iter, eps2), candidates[:_REFINED])
-    return min(finals, key=lambda result: result[3])
+    total = sum(run.n_iter for level in runs for run in level)
+    total += sum(int(r[2]) for r in refined) + sum(int(r[2]) for r in finals)
+    return (*min(finals, key=lambda result: result[3]), total)
 
 
 def _finish(
-    hist, centers, color_labels, pixel_labels, n_iter, compactness, space, notes, params, start
+    hist, centers, color_labels, pixel_labels, n_iters, compactness, space, notes, params, start
 ) -> Segmentation:
-    """Order clusters by size, drop empty ones, and package the result."""
+    """Order clusters by size, drop empty ones, and package the result.
+
+    ``n_iters`` is (winning run's centre updates, all runs' centre updates).
+    """
+    n_iter, n_iter_total = n_iters
     k = centers.shape[0]
     if color_labels is not None:
         counts = np.bincount(color_labels, weights=hist.counts, minlength=k).astype(np.int64)
@@ -514,4 +562,5 @@ def _finish(
         histogram=hist,
         _color_labels=color_labels,
         _pixel_labels=pixel_labels,
+        n_iter_total=int(n_iter_total),
     )

@@ -405,3 +405,82 @@ def test_a_link_opens_the_superpixels_tab(new_page: Any, warmed_up: str) -> None
     expect(page.locator(".st-key-sp_superpixels")).to_contain_text("boundaries over the original")
     assert "sp_view=Boundaries" in page.url, page.url
     assert_no_error(page)
+
+
+# ----------------------------------------------------------------------------- any screen
+CUT_TEXT = """(selector) => [...document.querySelectorAll(selector)]
+    .flatMap((el) => [el, ...el.querySelectorAll("*")])
+    .filter((el) => el.scrollWidth > el.clientWidth + 1)
+    .map((el) => el.innerText)"""
+
+
+def box(page: Any, selector: str) -> dict:
+    return page.locator(selector).first.bounding_box()
+
+
+def test_no_metric_is_cut_at_1400_px(new_page: Any, warmed_up: str) -> None:
+    """Regression: metrics were 170 px wide, so "Image size 1,024 x..." and "k-means
+    compac..." were cut short with an ellipsis on a 1400 px screen."""
+    page = new_page
+    open_app(page, f"{warmed_up}/?tab=Superpixels", FIRST_OPEN_TIMEOUT)
+    expect(page.locator(".st-key-sp_metrics").get_by_test_id("stMetric")).to_have_count(5)
+    assert page.evaluate(CUT_TEXT, ".st-key-sp_metrics [data-testid='stMetric']") == []
+    page.get_by_role("tab", name="Segment").click()
+    expect(page.locator(".st-key-metrics").get_by_test_id("stMetric")).to_have_count(5)
+    wait_until_settled(page, TIMEOUT)
+    expect(page.locator(".st-key-metrics")).to_contain_text("Mean colour error")
+    assert page.evaluate(CUT_TEXT, ".st-key-metrics [data-testid='stMetric']") == []
+    # Desktop keeps the original beside the segmented image; no compare control.
+    expect(page.locator(ORIGINAL_IMG)).to_be_visible()
+    expect(page.locator(".st-key-compare_view")).to_be_hidden()
+    original, segmented = box(page, ORIGINAL_IMG), box(page, SEGMENTED_IMG)
+    assert abs(original["y"] - segmented["y"]) < 2 and original["x"] < segmented["x"]
+
+
+def test_on_a_phone_the_result_comes_first_and_everything_fits(
+    chromium_browser: Any, warmed_up: str
+) -> None:
+    """Regression: on a 390 x 844 phone the sidebar opened over the page, the original came
+    before the result, and the palette table cut off its Share and Pixels columns."""
+    context = chromium_browser.new_context(viewport={"width": 390, "height": 844})
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    try:
+        open_app(page, warmed_up, TIMEOUT)
+        sidebar = box(page, "[data-testid='stSidebar']")
+        assert sidebar is None or sidebar["x"] + sidebar["width"] <= 0  # collapsed
+        expect(page.locator(SEGMENTED_IMG)).to_be_visible()
+        expect(page.locator(ORIGINAL_IMG)).to_be_hidden()
+        segmented = box(page, SEGMENTED_IMG)
+        assert segmented["y"] + segmented["height"] <= 844  # above the fold
+        assert segmented["x"] >= 0 and segmented["x"] + segmented["width"] <= 390
+
+        # The palette: every column inside the viewport, no sideways scrolling.
+        page.locator(".st-key-palette [data-testid='stDataFrame']").scroll_into_view_if_needed()
+        table = box(page, ".st-key-palette [data-testid='stDataFrame']")
+        assert table["x"] >= 0 and table["x"] + table["width"] <= 390
+        scroller = page.evaluate(
+            """() => { const s = document.querySelector(".st-key-palette .dvn-scroller");
+                       return [s.scrollWidth, s.clientWidth]; }"""
+        )
+        assert scroller[0] <= scroller[1], scroller
+
+        # The compare control switches the picture in place.
+        control = page.locator(".st-key-compare_view")
+        control.scroll_into_view_if_needed()
+        control.locator("button", has_text="Original").click()
+        expect(page.locator(".st-key-pictures-original")).to_be_visible()
+        wait_until_settled(page, TIMEOUT)
+        expect(page.locator(ORIGINAL_IMG)).to_be_visible()
+        expect(page.locator(SEGMENTED_IMG)).to_be_hidden()
+        control.locator("button", has_text="Side by side").click()
+        expect(page.locator(".st-key-pictures-side")).to_be_visible()
+        wait_until_settled(page, TIMEOUT)
+        expect(page.locator(SEGMENTED_IMG)).to_be_visible()
+        original, segmented = box(page, ORIGINAL_IMG), box(page, SEGMENTED_IMG)
+        assert abs(original["y"] - segmented["y"]) < 2  # one row
+        assert original["x"] + original["width"] <= segmented["x"] + 1
+        assert segmented["x"] + segmented["width"] <= 390
+        assert_no_error(page)
+    finally:
+        context.close()

@@ -56,13 +56,57 @@ class TestCenters3D:
         np.testing.assert_array_equal(values(centres["y"]), COLORS[:, 1])
         np.testing.assert_array_equal(values(centres["z"]), COLORS[:, 2])
 
+    def test_axes_fit_the_centres_unless_the_whole_cube_is_asked(self):
+        """Regression: the axes always spanned 0..255, so close centres were one blob."""
+        rgb = quadrants(60, 40, colours=[(100, 100, 100), (110, 100, 100), (100, 120, 100),
+                                         (100, 100, 130)])  # fmt: skip
+        near = kseg.segment(rgb, 4)
+        scene = spec(charts.centers_3d(near))["layout"]["scene"]
+        for axis, (low, high) in zip("xyz", [(100, 110), (100, 120), (100, 130)], strict=True):
+            start, stop = scene[f"{axis}axis"]["range"]
+            assert start < low and stop > high  # every centre inside, with a margin
+            assert stop - start < 64  # and not the whole cube
+        cube = spec(charts.centers_3d(near, whole_cube=True))["layout"]["scene"]
+        assert all(cube[f"{a}axis"]["range"] == [0, 255] for a in "xyz")
+        assert cube["xaxis"]["tickvals"] == [0, 64, 128, 192, 255]
+
+    def test_axes_fit_the_cloud_too_and_stay_in_the_cube(self, seg):
+        fig = charts.centers_3d(seg, cloud=500)
+        scene = spec(fig)["layout"]["scene"]
+        for axis in "xyz":
+            drawn = np.concatenate([values(t[axis]) for t in spec(fig)["data"]])
+            start, stop = scene[f"{axis}axis"]["range"]
+            assert 0 <= start <= drawn.min() and drawn.max() <= stop <= 255
+
+    def test_a_few_outlying_pixels_do_not_widen_the_axes(self):
+        rgb = np.full((50, 50, 3), 120, np.uint8)
+        rgb[:25] = (130, 120, 120)
+        rgb[0, 0] = (250, 250, 250)  # one pixel far away, in the cloud but not a cluster
+        near = kseg.segment(rgb, 2)
+        scene = spec(charts.centers_3d(near, cloud=2500))["layout"]["scene"]
+        start, stop = scene["xaxis"]["range"]
+        assert start < 120 and 130 < stop < 160
+
+    @pytest.mark.parametrize("space, named", [("rgb", None), ("lab", "CIELAB"), ("hsv", "HSV")])
+    def test_the_title_says_the_axes_are_rgb_whatever_the_space(self, space, named):
+        seg = kseg.segment(quadrants(60, 40), 4, color_space=space)
+        title = spec(charts.centers_3d(seg))["layout"]["title"]["text"]
+        assert "red, green, blue" in title
+        assert (named in title) if named else ("found in" not in title)
+
+    def test_hover_numbers_clusters_from_one(self, seg):
+        centres = spec(charts.centers_3d(seg))["data"][-1]
+        assert [row[0] for row in centres["customdata"]] == [1, 2, 3, 4]
+        assert "Cluster %{customdata[0]}" in centres["hovertemplate"]
+        assert " % of the opaque pixels" in centres["hovertemplate"]
+
     def test_marker_size_grows_with_share(self, seg):
         sizes = values(spec(charts.centers_3d(seg))["data"][0]["marker"]["size"])
         assert np.all(np.diff(sizes) < 0)  # shares are 1200, 720, 320, 160 pixels
         assert sizes.min() >= 8
 
-    def test_axes_are_the_rgb_cube(self, seg):
-        scene = spec(charts.centers_3d(seg))["layout"]["scene"]
+    def test_axes_are_r_g_b_and_the_whole_cube_on_request(self, seg):
+        scene = spec(charts.centers_3d(seg, whole_cube=True))["layout"]["scene"]
         for axis, title in zip(("xaxis", "yaxis", "zaxis"), "RGB", strict=True):
             assert scene[axis]["range"] == [0, 255]
             assert scene[axis]["title"]["text"] == title
@@ -244,6 +288,21 @@ class TestIsolate:
         seg = kseg.segment(np.repeat(np.repeat(quadrants(60, 40), 10, 0), 10, 1), 4)
         assert kseg.isolate(seg, [0], max_side=120).shape == (80, 120, 3)
         assert kseg.isolate(seg, [0], max_side=None).shape == (400, 600, 3)
+
+    def test_transparent_pixels_stay_transparent_rgba(self):
+        """Regression: kseg.isolate painted transparent pixels black, so the Isolate tab
+        showed half a transparent photo as a black area instead of as transparency."""
+        rgb = quadrants(60, 40)
+        alpha = np.ones(rgb.shape[:2], bool)
+        alpha[:, :10] = False
+        seg = kseg.segment(kseg.Image.from_array(rgb, alpha), 4)
+        for paint in (False, True):
+            out = kseg.isolate(seg, [0], dim=0.5, paint=paint)
+            assert out.shape == (40, 60, 4)
+            assert (out[~alpha] == 0).all()  # alpha 0, and no stored colour shows
+            assert (out[alpha][:, 3] == 255).all()
+        out = kseg.isolate(seg, [0], dim=0.5)
+        np.testing.assert_array_equal(out[:, 10:30, :3], rgb[:, 10:30])  # cluster 0 as it is
 
     def test_bad_cluster_and_dim_are_refused(self, seg):
         with pytest.raises(ValueError, match="does not exist"):

@@ -333,3 +333,61 @@ def test_regions_must_match_the_image():
         segment(quadrants(size=40), 3, regions=sp)
     with pytest.raises(ValueError, match="histogram engine"):
         segment(quadrants(size=60), 3, regions=sp, engine="opencv")
+
+
+# ------------------------------------------------------------ mean_error and n_iter_total
+TWO_BY_TWO = np.array([[[0, 0, 0], [0, 0, 10]], [[200, 0, 0], [200, 0, 0]]], np.uint8)
+
+
+@pytest.mark.parametrize("engine", ["histogram", "opencv"])
+def test_mean_error_on_four_known_pixels(engine):
+    """Two dark pixels 5 levels from their centre (0, 0, 5), two red ones on theirs."""
+    seg = segment(TWO_BY_TWO, 2, engine=engine)
+    assert seg.mean_error == pytest.approx(10 / 4)
+
+
+def test_mean_error_in_lab_is_cie76_delta_e():
+    seg = segment(TWO_BY_TWO, 2, color_space="lab")
+    lab = to_features(TWO_BY_TWO.reshape(-1, 3), "lab")
+    dark = (lab[0] + lab[1]) / 2
+    expected = (np.linalg.norm(lab[0] - dark) + np.linalg.norm(lab[1] - dark)) / 4
+    assert seg.mean_error == pytest.approx(expected, rel=1e-6)
+
+
+def test_mean_error_in_hsv_is_measured_in_the_cylinder():
+    """Black is (0, 0, 0); pure dark blue is (S cos 240, S sin 240, V) with S = 100."""
+    seg = segment(TWO_BY_TWO, 2, color_space="hsv")
+    blue = np.array([100 * np.cos(np.deg2rad(240)), 100 * np.sin(np.deg2rad(240)), 1000 / 255])
+    assert seg.mean_error == pytest.approx(2 * np.linalg.norm(blue / 2) / 4, rel=1e-5)
+
+
+def test_mean_error_ignores_transparent_pixels():
+    rgb = np.array([[[0, 0, 0], [0, 0, 10], [255, 255, 255]]], np.uint8)
+    alpha = np.array([[True, True, False]])
+    seg = segment(ColorHistogram(rgb, alpha), 1)
+    assert seg.mean_error == pytest.approx(5.0)
+
+
+def test_mean_error_matches_a_per_pixel_recomputation(coffee):
+    seg = segment(coffee, 6, color_space="lab")
+    X = to_features(coffee.rgb.reshape(-1, 3), "lab")
+    per_pixel = np.linalg.norm(X - seg.centers[seg.labels.ravel()], axis=1).mean()
+    assert seg.mean_error == pytest.approx(per_pixel, rel=1e-9)
+    assert seg.mean_error**2 <= seg.compactness / X.shape[0]  # mean <= root mean square
+
+
+def test_n_iter_total_sums_every_attempt():
+    one = segment(TWO_BY_TWO, 2, attempts=1)
+    assert one.n_iter_total == one.n_iter >= 1
+    many = segment(TWO_BY_TWO, 2, attempts=5)
+    assert many.n_iter_total == 5 * many.n_iter  # every start converges alike here
+    res = kseg.kmeans([[0.0], [1.0], [10.0], [11.0]], 2, attempts=4)
+    assert res.n_iter <= res.n_iter_total <= 4 * 20
+
+
+def test_n_iter_total_on_the_coarse_path_and_when_not_reported(coffee):
+    seg = segment(coffee, 5, attempts=2)
+    assert seg.n_iter_total > seg.n_iter >= 1
+    assert segment(coffee, 3, engine="opencv").n_iter_total == -1
+    applied = segment(coffee, 2, init=seg.centers[:2], max_iter=0)
+    assert applied.n_iter_total == applied.n_iter == 0

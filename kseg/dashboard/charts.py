@@ -24,11 +24,19 @@ CLOUD_SIDE = 256
 """Pixels for the cloud are drawn from a nearest-neighbour preview this many pixels across."""
 
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
-_AXIS = dict(range=[0, 255], showbackground=False, zeroline=False, tickvals=[0, 64, 128, 192, 255])
+_CUBE_TICKS = [0, 64, 128, 192, 255]
+_SPACE_NAMES = {"rgb": "RGB", "lab": "CIELAB", "hsv": "HSV"}
 
 
-def centers_3d(seg: Segmentation, *, cloud: int = 0, seed: int = 0, height: int = 480) -> go.Figure:
-    """The cluster centres as markers in the RGB cube.
+def centers_3d(
+    seg: Segmentation,
+    *,
+    cloud: int = 0,
+    seed: int = 0,
+    height: int = 480,
+    whole_cube: bool = False,
+) -> go.Figure:
+    """The cluster centres as markers in the RGB cube, the axes fitted to what is drawn.
 
     Parameters
     ----------
@@ -42,14 +50,20 @@ def centers_3d(seg: Segmentation, *, cloud: int = 0, seed: int = 0, height: int 
         Seeds the sampling of the cloud, so the same call draws the same pixels.
     height : int, optional
         Height of the figure in pixels.
+    whole_cube : bool, optional
+        Axes over the whole cube, 0..255 each. By default each axis spans every
+        centre and the middle 98 % of the cloud (plotly leaves out points beyond
+        the axes), with a margin, so close centres stand apart.
 
     Returns
     -------
     plotly.graph_objects.Figure
         Trace "centres" has one marker per cluster (largest first): colour the
-        centre's hex, size growing with the cluster's share of the pixels. With a
-        cloud, traces "pixels of cluster i" (one per cluster, i from 1) come first,
-        so the centres draw on top; the centres are always the last trace.
+        centre's hex, size growing with the cluster's share of the pixels, hover
+        text "Cluster i" with i from 1. With a cloud, traces "pixels of cluster i"
+        (one per cluster) come first, so the centres draw on top; the centres are
+        always the last trace. The axes are always R, G and B (0..255), whatever
+        space the clustering used; the title says so.
 
     Examples
     --------
@@ -66,6 +80,11 @@ def centers_3d(seg: Segmentation, *, cloud: int = 0, seed: int = 0, height: int 
     traces = []
     if cloud:
         traces += _pixel_cloud(seg, int(cloud), seed)
+    drawn = [np.asarray(seg.centers_rgb, np.float64)]
+    if traces:  # the cloud's bulk, not its few outliers, which would bring the blob back
+        points = np.concatenate([np.column_stack([t.x, t.y, t.z]) for t in traces])
+        drawn.append(np.percentile(points.astype(np.float64), [1, 99], axis=0))
+    ranges = _axis_ranges(np.concatenate(drawn), whole_cube)
     traces.append(
         go.Scatter3d(
             name="centres",
@@ -83,23 +102,49 @@ def centers_3d(seg: Segmentation, *, cloud: int = 0, seed: int = 0, height: int 
             text=hexes,
             hovertemplate=(
                 "Cluster %{customdata[0]}<br>%{text}<br>RGB %{x}, %{y}, %{z}"
-                "<br>%{customdata[1]:.1f}% of pixels<extra></extra>"
+                "<br>%{customdata[1]:.1f} % of the opaque pixels<extra></extra>"
             ),
         )
     )
+    space = _SPACE_NAMES.get(seg.color_space, seg.color_space)
+    title = "Axes: red, green, blue (0-255)"
+    if space != "RGB":
+        title += f", though the clusters were found in {space}"
     fig = go.Figure(traces)
     fig.update_layout(
         height=height,
-        margin=dict(l=0, r=0, t=10, b=0),
+        margin=dict(l=10, r=10, t=36, b=10),
         showlegend=False,
+        title=dict(text=title, font=dict(size=13), x=0, xanchor="left", y=0.98),
         scene=dict(
-            xaxis=dict(title=dict(text="R"), **_AXIS),
-            yaxis=dict(title=dict(text="G"), **_AXIS),
-            zaxis=dict(title=dict(text="B"), **_AXIS),
+            xaxis=_axis("R", ranges[0], whole_cube),
+            yaxis=_axis("G", ranges[1], whole_cube),
+            zaxis=_axis("B", ranges[2], whole_cube),
             aspectmode="cube",
+            camera=dict(eye=dict(x=1.5, y=1.5, z=1.0)),  # a step back: no label off the edge
         ),
     )
     return fig
+
+
+def _axis(name: str, span: tuple[float, float], whole_cube: bool) -> dict:
+    axis = dict(
+        title=dict(text=name), range=list(span), showbackground=False, zeroline=False, nticks=5
+    )
+    if whole_cube:
+        axis["tickvals"] = _CUBE_TICKS
+    return axis
+
+
+def _axis_ranges(points: np.ndarray, whole_cube: bool) -> list[tuple[float, float]]:
+    """Each axis over the drawn points with a margin (at least 24 levels wide), in 0..255."""
+    if whole_cube:
+        return [(0.0, 255.0)] * 3
+    ranges = []
+    for low, high in zip(points.min(axis=0), points.max(axis=0), strict=True):
+        margin = max(0.08 * (high - low), (24 - (high - low)) / 2, 4.0)
+        ranges.append((float(max(0.0, low - margin)), float(min(255.0, high + margin))))
+    return ranges
 
 
 def elbow_chart(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import streamlit as st
 
 import kseg
-from kseg.dashboard import compute, server, sidebar
+from kseg.dashboard import compute, server, sidebar, styles
 from kseg.dashboard.state import Keys, View
 from kseg.dashboard.tabs import compare, downloads, isolate, segment, superpixels
 from kseg.dashboard.text import plain
@@ -39,8 +39,9 @@ def main() -> None:
         page_title="kseg: k-means colour segmentation",
         page_icon=":material/palette:",
         layout="wide",
-        initial_sidebar_state="expanded",
+        initial_sidebar_state="auto",  # open on a desktop, closed on a phone
     )
+    styles.inject()
     st.title("kseg: colour segmentation by k-means")
     st.caption(
         "Groups the pixels of a photo into k colours. Upload a photo or pick a sample in "

@@ -18,6 +18,11 @@ def big_number(value: float) -> str:
     return f"{mantissa}\u00d710{str(int(exponent)).translate(_SUPERSCRIPTS)}"
 
 
+def percent(share: float) -> str:
+    """A share as the page writes every share: one decimal, a space, then %: "12.3 %"."""
+    return f"{share * 100:.1f} %"
+
+
 def format_seconds(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"

@@ -18,16 +18,17 @@ from kseg.dashboard.state import (
     PREVIEW_SIDE,
     Keys,
 )
-from kseg.dashboard.text import plain
+from kseg.dashboard.text import percent, plain
 
 Metric = tuple[str, str, str]  # label, value, help
 
 
 def metrics_row(metrics: list[Metric], *, key: str) -> None:
-    """Bordered figures in a row that wraps on narrow screens rather than squeezing them."""
+    """Bordered figures in a row that wraps rather than squeezing them: each is as wide as
+    its label and value, so neither is ever cut short."""
     with st.container(horizontal=True, wrap=True, key=key):
         for label, value, help_text in metrics:
-            st.metric(label, value, help=help_text, border=True, width=170)
+            st.metric(label, value, help=help_text, border=True, width="content")
 
 
 def warnings_ui(seg: kseg.Segmentation) -> None:
@@ -37,31 +38,46 @@ def warnings_ui(seg: kseg.Segmentation) -> None:
 
 
 def palette_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
-    """The palette as a table, largest cluster first."""
+    """The palette as a table, largest cluster first, narrow enough for a phone (340 px).
+
+    The RGB triple is left to the hex code (and the 3D chart's hover, and the palette
+    files): with it the table no longer fits a phone's width.
+    """
     entries = seg.palette()
+    transparent = seg.histogram.n_opaque < seg.shape[0] * seg.shape[1]
+    of_what = "of the opaque pixels" if transparent else "of the pixels"
     st.dataframe(
         {
             "Colour": [charts.swatch_url(e.hex) for e in entries],
             "Cluster": [e.index + 1 for e in entries],
             "Hex": [e.hex for e in entries],
-            "RGB": [", ".join(str(v) for v in e.rgb) for e in entries],
-            "Share": [e.share for e in entries],
+            "Share": [round(e.share * 100, 1) for e in entries],
             "Pixels": [e.count for e in entries],
         },
         column_config={
-            "Colour": st.column_config.ImageColumn("Colour", width=56),
-            "Cluster": st.column_config.NumberColumn("Cluster", width=60),
-            "Hex": st.column_config.TextColumn("Hex", width=76),
-            "RGB": st.column_config.TextColumn("RGB", width=100),
+            "Colour": st.column_config.ImageColumn("Colour", width=52),
+            "Cluster": st.column_config.NumberColumn("Cluster", width=56),
+            "Hex": st.column_config.TextColumn("Hex", width=70),
             "Share": st.column_config.ProgressColumn(
-                "Share", format="percent", min_value=0.0, max_value=1.0, width=120
+                "Share",
+                format="%.1f %%",
+                min_value=0.0,
+                max_value=100.0,
+                width=86,
+                help=f"The cluster's share {of_what}.",
             ),
-            "Pixels": st.column_config.NumberColumn("Pixels", format="localized", width=90),
+            "Pixels": st.column_config.NumberColumn(
+                "Pixels", format="localized", width=76, help=f"Cluster size, {of_what}."
+            ),
         },
         hide_index=True,
         height=35 * (min(len(entries), 12) + 1) + 3,  # up to 12 rows without scrolling
         key=key_prefix + Keys.PALETTE_TABLE,
     )
+    if transparent:
+        st.caption(
+            "Shares and pixel counts are of the opaque pixels: transparent ones are not clustered."
+        )
 
 
 def centres_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
@@ -80,12 +96,25 @@ def centres_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
     if not expander.open:
         return
     with expander:
-        cloud = st.toggle(
+        left, right = st.columns(2)
+        cloud = left.toggle(
             f"Show {CLOUD_POINTS:,} sampled pixels", value=True, key=key_prefix + Keys.CLOUD
         )
-        figure = charts.centers_3d(seg, cloud=CLOUD_POINTS if cloud else 0, seed=0)
+        cube = right.toggle(
+            "Show the whole cube",
+            key=key_prefix + "whole_cube",
+            help="Axes from 0 to 255. Off, they span the colours drawn, so close centres "
+            "stand apart.",
+        )
+        figure = charts.centers_3d(seg, cloud=CLOUD_POINTS if cloud else 0, seed=0, whole_cube=cube)
         st.plotly_chart(figure, key=key_prefix + Keys.CENTERS_3D, config={"displaylogo": False})
-        st.caption("Each sphere is a cluster's colour, sized by its share of the pixels.")
+        space = {"lab": "CIELAB", "hsv": "HSV"}.get(seg.color_space)
+        where = f" The clusters were found in {space}; the" if space else " The"
+        st.caption(
+            "Each sphere is a cluster's colour (hover for its number, 1 to "
+            f"{seg.k}), sized by its share of the pixels.{where} axes are always red, "
+            "green and blue, 0 to 255."
+        )
 
 
 def isolate_ui(
@@ -105,11 +134,15 @@ def isolate_ui(
         seg, chosen, max_side=PREVIEW_SIDE, dim=dim / 100, paint=flat, index=index
     )
     share = float(seg.shares[chosen].sum())
+    transparent = pixels.shape[2] == 4  # kept transparent: the page's checkerboard shows
     with st.container(key=f"{key_prefix}isolated"):
         st.image(
-            export.encode_png(pixels, compression=1) if flat else export.encode_jpeg(pixels),
-            caption=f"Clusters {', '.join(str(i + 1) for i in sorted(chosen))}: "
-            f"{share:.1%} of the pixels",
+            export.encode_png(pixels, compression=1)
+            if flat or transparent
+            else export.encode_jpeg(pixels),
+            caption=f"Cluster{'s' if len(chosen) > 1 else ''} "
+            f"{', '.join(str(i + 1) for i in sorted(chosen))}: "
+            f"{percent(share)} of the {'opaque ' if transparent else ''}pixels",
         )
     st.download_button(
         "Download this mask (PNG)",
@@ -140,7 +173,7 @@ def isolate_controls_ui(
         "Clusters to isolate",
         [e.index for e in entries],
         default=[0] if numbers is None else [n - 1 for n in numbers],
-        format_func=lambda i: f"{i + 1}: {entries[i].hex} ({entries[i].share:.1%})",
+        format_func=lambda i: f"{i + 1}: {entries[i].hex} ({percent(entries[i].share)})",
         key=key,
         help="For a region of interest, e.g. the vessels of the retina sample.",
     )

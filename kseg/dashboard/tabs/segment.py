@@ -1,40 +1,57 @@
-"""The Segment tab: the original beside the segmented image, figures, palette, 3D centres."""
+"""The Segment tab: the original beside the segmented image, figures, palette, 3D centres.
+
+On a phone the two pictures share one place: a control (shown on small screens only, see
+``styles``) picks the segmented picture (first, by default), the original, or both side
+by side.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
+import kseg
 from kseg.dashboard import compute
 from kseg.dashboard.state import PREVIEW_SIDE, View
-from kseg.dashboard.text import big_number, format_seconds, plain
+from kseg.dashboard.text import big_number, format_seconds, percent, plain
 from kseg.dashboard.widgets import centres_ui, metrics_row, palette_ui, warnings_ui
+
+COMPARE_VIEWS = {"Segmented": "segmented", "Original": "original", "Side by side": "side"}
+COMPARE_KEY = "compare_view"
+
+ERROR_UNITS = {
+    "rgb": "RGB distance (0 to 441)",
+    "lab": "delta E (CIE76; about 2.3 is just noticeable)",
+    "hsv": "HSV distance (S and V in 0 to 100)",
+}
 
 
 def render(view: View) -> None:
     seg, loaded = view.seg, view.loaded
-    left, right = st.columns(2)
-    with left.container(key="original"):
-        st.image(loaded.preview, caption="Original")
-        for note in loaded.image.notes:
-            st.caption(plain(note))
-    with right.container(key="segmented"):
-        png = compute.segmented_png(view.source.digest, view.params, PREVIEW_SIDE, loaded.hist)
-        st.image(png, caption=f"Segmented into {seg.k} colours", output_format="PNG")
+    shown = st.segmented_control(
+        "Show",
+        list(COMPARE_VIEWS),
+        default="Segmented",
+        required=True,
+        key=COMPARE_KEY,
+        label_visibility="collapsed",
+        help="Compare the result with the photo in place.",
+    )
+    with st.container(key=f"pictures-{COMPARE_VIEWS.get(shown, 'segmented')}"):
+        left, right = st.columns(2)
+        with left.container(key="original"):
+            st.image(loaded.preview, caption="Original")
+            for note in loaded.image.notes:
+                st.caption(plain(note))
+        with right.container(key="segmented"):
+            png = compute.segmented_png(view.source.digest, view.params, PREVIEW_SIDE, loaded.hist)
+            st.image(png, caption=f"Segmented into {seg.k} colours", output_format="PNG")
+    transparent_ui(loaded.hist)
     warnings_ui(seg)
     image = loaded.image
     metrics_row(
         [
-            (
-                "Compactness",
-                big_number(seg.compactness),
-                "Sum of squared distances from each pixel to its cluster's centre, in the colour "
-                "space used (cv2.kmeans's compactness). Lower is tighter.",
-            ),
-            (
-                "Iterations",
-                str(seg.n_iter) if seg.n_iter >= 0 else "n/a",
-                "Centre updates of the winning attempt (cv2.kmeans does not report them).",
-            ),
+            ("Mean colour error", f"{seg.mean_error:.1f}", error_help(seg)),
+            ("Iterations", iterations_value(seg), iterations_help(seg)),
             ("k-means time", format_seconds(seg.seconds), "Time the clustering took."),
             (
                 "Distinct colours",
@@ -50,3 +67,45 @@ def render(view: View) -> None:
         palette_ui(seg)
     with st.container(key="centres"):
         centres_ui(seg)
+
+
+def transparent_ui(hist: kseg.ColorHistogram) -> None:
+    """Say how much of the photo is transparent (shown as a checkerboard), if any."""
+    height, width = hist.shape
+    share = 1 - hist.n_opaque / (height * width)
+    if hist.alpha is not None and share > 0:
+        st.info(
+            f"{percent(share)} of this photo is transparent and is not clustered "
+            "(the checkerboard shows through it).",
+            icon=":material/opacity:",
+        )
+
+
+def error_help(seg: kseg.Segmentation) -> str:
+    return (
+        "How far, on average, a pixel's colour is from the colour of its cluster, as "
+        f"{ERROR_UNITS[seg.color_space]}: lower is closer. In RGB the distance runs from 0 "
+        "to 441; in CIELAB 2.3 is just noticeable. The k-means objective, compactness (the "
+        f"sum of squared distances over all pixels), is {big_number(seg.compactness)}."
+    )
+
+
+def iterations_value(seg: kseg.Segmentation) -> str:
+    if seg.n_iter < 0:
+        return "n/a"
+    if seg.n_iter_total in (-1, seg.n_iter):  # not reported, or a single run
+        return str(seg.n_iter)
+    return f"{seg.n_iter} of {seg.n_iter_total:,}"
+
+
+def iterations_help(seg: kseg.Segmentation) -> str:
+    if seg.n_iter < 0:
+        return "Centre updates: cv2.kmeans does not report them."
+    attempts = seg.params["attempts"]
+    if seg.n_iter_total in (-1, seg.n_iter):
+        return f"{seg.n_iter} centre updates in the winning attempt."
+    return (
+        f"{seg.n_iter} centre updates in the winning attempt, {seg.n_iter_total:,} over "
+        f"{attempts} attempt{'s' if attempts != 1 else ''} (with many colours, k-means also "
+        "runs on coarse summaries of them and refines the best: those updates count too)."
+    )
