@@ -261,3 +261,32 @@ def _distance_if_movable(X, w, C, labels, members, i):  # pragma: no cover - com
         t = X[i, c] - C[a, c]
         s2 += t * t
     return s2
+
+
+@numba.njit(cache=True, nogil=True)
+def mean_distance(points, weights, centers, labels):
+    """Weighted mean distance from each point to its centre ``labels[i]``; to the nearest
+    centre when ``labels`` is empty. One pass, no temporary arrays."""
+    n, d = points.shape
+    k = centers.shape[0]
+    total = 0.0
+    weight = 0.0
+    for i in range(n):
+        if labels.shape[0] > 0:
+            best = 0.0
+            j = labels[i]
+            for c in range(d):
+                diff = points[i, c] - centers[j, c]
+                best += diff * diff
+        else:
+            best = np.inf
+            for j in range(k):
+                s = 0.0
+                for c in range(d):
+                    diff = points[i, c] - centers[j, c]
+                    s += diff * diff
+                if s < best:
+                    best = s
+        total += weights[i] * np.sqrt(best)
+        weight += weights[i]
+    return total / max(weight, 1.0)

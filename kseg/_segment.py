@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,7 @@ from kseg import _pictures, _spaces  # _pictures: read at call time (it imports 
 from kseg._errors import ImageError
 from kseg._histogram import ColorFeatures, ColorHistogram, preview_grid
 from kseg._kmeans import run_attempts, run_parallel
-from kseg._lloyd import lloyd
+from kseg._lloyd import lloyd, mean_distance
 from kseg._opencv import opencv_kmeans
 from kseg._regions import regions_kmeans
 from kseg._validation import check_choice, check_criteria, check_init, check_int
@@ -27,7 +26,6 @@ MAX_K = 256
 # candidate is then refined on the finest summary, and the best few on the exact colours.
 _PROMOTED = 4  # candidates from the coarser summaries refined on the finest
 _REFINED = 3  # best candidates refined on the exact colours
-_CHUNK = 1 << 16  # distinct colours measured at a time by Segmentation.mean_error
 
 
 @dataclass(frozen=True)
@@ -88,8 +86,8 @@ class Segmentation:
         ``color_space``: a typical colour error in the colour's own units (RGB:
         0..441; CIELAB: the CIE76 delta E, about 2.3 is just noticeable; HSV: the
         cylinder with S and V in 0..100). Computed from the histogram's distinct
-        colours on first access; with the opencv engine or ``regions=`` each
-        colour is measured to its nearest centre.
+        colours; with the opencv engine or ``regions=`` each colour is measured to
+        its nearest centre (regions: a slight understatement).
     seconds : float
         Wall time of :func:`segment`.
     warnings : tuple of str
@@ -111,34 +109,12 @@ class Segmentation:
     _color_labels: np.ndarray | None = field(default=None, repr=False)
     _pixel_labels: np.ndarray | None = field(default=None, repr=False)
     n_iter_total: int = -1
+    mean_error: float = math.nan
 
     @property
     def k(self) -> int:
         """Number of clusters returned (at most the k asked for)."""
         return int(self.centers.shape[0])
-
-    @cached_property
-    def mean_error(self) -> float:
-        """Mean distance from an opaque pixel's colour to its centre (see the class)."""
-        points = _spaces.to_features(self.histogram.colors, self.color_space)
-        centers = _given_centers(self.centers, self.k, self.color_space)  # back to features
-        weights = self.histogram.weights
-        labels = self._color_labels
-        step = _CHUNK if labels is not None else max(256, _CHUNK * 16 // self.k)
-        total = 0.0
-        for lo in range(0, points.shape[0], step):
-            chunk = points[lo : lo + step]
-            if labels is not None:
-                gaps = np.linalg.norm(chunk - centers[labels[lo : lo + step]], axis=1)
-            else:  # each colour at its nearest centre, one (step, k) table at a time
-                squared = (
-                    np.einsum("ij,ij->i", chunk, chunk)[:, None]
-                    - 2.0 * chunk @ centers.T
-                    + np.einsum("ij,ij->i", centers, centers)[None, :]
-                )
-                gaps = np.sqrt(np.maximum(squared.min(axis=1), 0.0))
-            total += float(gaps @ weights[lo : lo + step])
-        return total / max(float(weights.sum()), 1.0)
 
     @property
     def color_space(self) -> str:
@@ -363,9 +339,11 @@ def segment(
         centers, color_labels, n_iter, compactness, n_iter_total = _histogram(
             features, k_run, run_init, attempts, max_iter_eff, eps2, seed
         )
+    points = features.points if features is not None else hist.features(space)
+    error = _mean_distance(points, hist.weights, centers, color_labels)
     return _finish(
-        hist, centers, color_labels, pixel_labels, (n_iter, n_iter_total), compactness, space,
-        notes, params, start,
+        hist, centers, color_labels, pixel_labels, (n_iter, n_iter_total, error), compactness,
+        space, notes, params, start,
     )  # fmt: skip
 
 
@@ -524,9 +502,9 @@ def _finish(
 ) -> Segmentation:
     """Order clusters by size, drop empty ones, and package the result.
 
-    ``n_iters`` is (winning run's centre updates, all runs' centre updates).
+    ``n_iters`` is (winning run's centre updates, all runs' centre updates, mean error).
     """
-    n_iter, n_iter_total = n_iters
+    n_iter, n_iter_total, mean_error = n_iters
     k = centers.shape[0]
     if color_labels is not None:
         counts = np.bincount(color_labels, weights=hist.counts, minlength=k).astype(np.int64)
@@ -563,4 +541,19 @@ def _finish(
         _color_labels=color_labels,
         _pixel_labels=pixel_labels,
         n_iter_total=int(n_iter_total),
+        mean_error=float(mean_error),
+    )
+
+
+def _mean_distance(points, weights, centers, labels=None) -> float:
+    """Weighted mean distance from each point to its centre (``labels``), else the nearest."""
+    if labels is None:
+        labels = np.empty(0, np.int32)
+    return float(
+        mean_distance(
+            np.ascontiguousarray(points, dtype=np.float64),
+            np.ascontiguousarray(weights, dtype=np.float64),
+            np.ascontiguousarray(centers, dtype=np.float64),
+            np.ascontiguousarray(labels, dtype=np.int32),
+        )
     )
