@@ -161,7 +161,6 @@ def _check_max_pixels(max_pixels: Any) -> None:
         )
 
 
-
 @contextmanager
 def _binary_stream(source: Any) -> Iterator[IO[bytes]]:
     """Yield a seekable binary stream over `source`, closing it after if we opened it."""
@@ -290,8 +289,9 @@ def _not_readable_message(stream: IO[bytes], prefix: bytes) -> str:
         return f"This is a PDF document, an unsupported kind of file. {_CONVERT_ADVICE}"
     if _is_heic(head):
         return (
-            "This is a HEIC/HEIF photo, an unsupported kind of image. Export or share it "
-            "as JPEG (on an iPhone: Settings > Camera > Formats > Most Compatible)."
+            "This is a HEIC/HEIF photo, an unsupported kind of image. HEIC photos from "
+            "iPhones: choose 'Most compatible' in the camera settings (Settings > Camera > "
+            "Formats) or export the photo as JPEG."
         )
     others = [kind for kind in PIL.Image.OPEN if kind not in SUPPORTED_FORMATS]
     other, _ = _open_as(stream, prefix, others)
@@ -333,5 +333,3 @@ def _pixel_amount(n_pixels: int, *, up: bool = False) -> str:
     # One decimal, rounded up for the image so it never reads as equal to the limit.
     tenths = math.ceil(n_pixels / 100_000) if up else math.floor(n_pixels / 100_000)
     return f"{tenths / 10:g} megapixels"
-
-
