@@ -33,6 +33,7 @@ from app_support import (
     unescape,
     upload,
 )
+from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 from streamlit.testing.v1 import AppTest
 
 import kseg
@@ -351,6 +352,31 @@ def test_removing_the_photo_goes_back_to_the_sample_the_picker_names():
     assert at.selectbox(key="sample").value == "coffee"
     assert "Your photo" not in at.markdown[0].value
     assert not any(b.key == "show_sample" for b in at.button) and on_show(at) == []
+
+
+def test_uploaded_files_leave_streamlits_memory_once_read(monkeypatch):
+    """The uploader under a new key never asks the server to delete the old file (the
+    browser does that only when the visitor removes it): the page drops each one."""
+    stored, removed = [], []
+    manager = MemoryUploadedFileManager
+    real_add, real_remove = manager.add_file, manager.remove_file
+
+    def add_file(self, session_id, file):
+        stored.append(file.file_id)
+        real_add(self, session_id, file)
+
+    def remove_file(self, session_id, file_id):
+        removed.append(file_id)
+        real_remove(self, session_id, file_id)
+        assert file_id not in self.file_storage.get(session_id, {})
+
+    monkeypatch.setattr(manager, "add_file", add_file)
+    monkeypatch.setattr(manager, "remove_file", remove_file)
+    at = start()
+    ok(upload(at, png_bytes(quadrants(tweak=15))))
+    ok(upload(at, b"not an image", name="x.png"))
+    assert len(stored) == 2 and removed == stored
+    assert metric(at, "Image size") == "120 x 80"
 
 
 def test_a_new_upload_replaces_the_photo_without_the_sample_in_between():

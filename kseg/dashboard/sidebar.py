@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 
 import streamlit as st
+from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import kseg
 from kseg.dashboard import compute
@@ -134,6 +136,19 @@ def _take_upload(key: str) -> None:
     st.session_state[_TAKEN] = (upload.name, upload.getvalue())
     st.session_state[_UPLOADS_TAKEN] = st.session_state.get(_UPLOADS_TAKEN, 0) + 1
     st.session_state.pop(key, None)
+    _release_upload(upload.file_id)
+
+
+def _release_upload(file_id: str) -> None:
+    """Drop Streamlit's copy of an uploaded file, as st.chat_input does with its files.
+
+    The browser deletes a file from the server when the visitor removes it from the
+    uploader; an uploader replaced by a new key never does, so without this every file
+    would stay in the server's memory until the visitor's session ends.
+    """
+    ctx = get_script_run_ctx()
+    if ctx is not None and isinstance(ctx.uploaded_file_mgr, MemoryUploadedFileManager):
+        ctx.uploaded_file_mgr.remove_file(session_id=ctx.session_id, file_id=file_id)
 
 
 def _read_upload(file_name: str, data: bytes) -> None:
