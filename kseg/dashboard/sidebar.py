@@ -51,7 +51,8 @@ OPENCV_MAX_SECONDS = 300.0  # above this it is refused: too long for a shared se
 _UPLOADS_TAKEN = "_uploads_taken"  # how many files the uploader has handed over
 _TAKEN = "_upload_taken"  # (file name, bytes) handed over, not yet read
 # The browser lets these through too, so kseg can say what they are (Streamlit refuses
-# other names in the browser, with its own message, before they are sent).
+# other names in the browser, with its own message, before they are sent). The uploader
+# then lists them among its types, so its label names the kinds kseg reads.
 ACCEPTED_TYPES = [*UPLOAD_TYPES, "svg", "heic", "heif"]
 HEIC_ADVICE = (
     "HEIC photos from iPhones: choose 'Most compatible' in the camera settings "
@@ -71,13 +72,13 @@ def image_ui() -> Source:
         st.header("Image")
         key = _uploader_key()
         st.file_uploader(
-            "Upload a photo",
+            "Upload a photo (JPEG, PNG, WebP, BMP, TIFF or GIF)",
             type=ACCEPTED_TYPES,
             key=key,
             on_change=_take_upload,
             args=(key,),
-            help=f"JPEG, PNG, WebP, BMP, TIFF or GIF, up to {MAX_PIXELS // 1_000_000} "
-            "megapixels. It is kept on the server only while this page is open. " + HEIC_ADVICE,
+            help=f"Up to {MAX_PIXELS // 1_000_000} megapixels. Your photo is kept on the "
+            "server only while this page is open. SVG and HEIC files are not read. " + HEIC_ADVICE,
         )
         taken = state.pop(_TAKEN, None)
         if taken is not None:
