@@ -63,7 +63,8 @@ def load_image(source: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
     ------
     ImageError
         If the file is missing or empty, is not an image, is an unsupported kind
-        of image, is damaged or cut short, or has more than `max_pixels` pixels.
+        of image, is damaged or cut short beyond decoding, or has more than
+        `max_pixels` pixels.
         Every failure caused by the file's bytes is an `ImageError`; the original
         exception, if any, is chained as its ``__cause__``.
     TypeError
@@ -93,7 +94,11 @@ def load_image(source: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
     Embedded colour profiles (ICC) are not applied: pixels are taken as sRGB. Only
     the first frame of an animation (or page of a multi-page TIFF) is used. The
     content decides the format, never the file name. Pillow's global settings are
-    left as they are, so truncated files stay errors rather than turning grey.
+    left as they are, so truncated PNG, GIF and other files stay errors rather than
+    turning grey. A JPEG that is damaged but still decodes (corrupt compressed data,
+    or cut short) loads as libjpeg decodes it, with ``damaged=True`` and the note "The
+    file is damaged: part of the picture may be wrong."; libjpeg's warnings are the
+    signal (see ``kseg._decode._libjpeg_finds_corruption``).
 
     Examples
     --------

@@ -208,5 +208,6 @@ class View:
 
     @property
     def stem(self) -> str:
-        """The start of every file name this view offers."""
+        """The start of every file name this view offers: "kseg-coffee-k4" for a sample,
+        "kseg-Holiday-2024-1-k8" for an upload named "Holiday 2024 (1).JPG"."""
         return f"kseg-{self.source.name}-k{self.seg.k}"
