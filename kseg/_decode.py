@@ -7,7 +7,11 @@ Pillow's view of its first frame into 8-bit RGB and an opacity mask.
 from __future__ import annotations
 
 import io
+import os
+import re
 import struct
+import tempfile
+import threading
 from typing import IO
 
 import cv2
@@ -26,6 +30,8 @@ _CONVERSION_NOTES = {
     "HSV": "HSV converted to RGB.",
 }
 _SIXTEEN_BIT_NOTE = "16-bit image scaled to 8 bits."
+DAMAGED_NOTE = "The file is damaged: part of the picture may be wrong."
+_JPEG_KINDS = ("JPEG", "MPO")
 
 
 def decode(header: PIL.ImageFile.ImageFile, stream: IO[bytes]) -> Image:
@@ -35,9 +41,24 @@ def decode(header: PIL.ImageFile.ImageFile, stream: IO[bytes]) -> Image:
     # Read before decoding: Pillow's TIFF decoder turns a single-page image upright
     # itself, then drops the tag, and we must not turn it a second time.
     orientation, orientation_notes = _exif_orientation(header, stream)
-    rgb, alpha, notes = _pixels(header, stream)
+    damaged = False
+    try:
+        rgb, alpha, notes = _pixels(header, stream)
+    except OSError as exc:
+        if kind not in _JPEG_KINDS or not str(exc).startswith("image file is truncated"):
+            raise
+        ended, stream = _jpeg_ended_where_it_stops(stream)
+        header.close()  # and its half-decoded pixels
+        header = ended
+        rgb, alpha, notes = _pixels(header, stream)
+        damaged = True
+    if kind in _JPEG_KINDS and not damaged:
+        stream.seek(0)
+        damaged = _libjpeg_finds_corruption(stream.read())
     upright_already = _exif_orientation(header, stream)[0] != orientation
     header.close()  # frees Pillow's copy of the pixels before we make a turned one
+    if damaged:
+        notes.insert(0, DAMAGED_NOTE)
     if orientation != 1 and not upright_already:
         rgb = _orient(rgb, orientation)
         alpha = None if alpha is None else _orient(alpha.view(np.uint8), orientation).view(bool)
@@ -54,7 +75,69 @@ def decode(header: PIL.ImageFile.ImageFile, stream: IO[bytes]) -> Image:
         exif_rotated=orientation != 1,
         frames=frames,
         notes=tuple(notes),
+        damaged=damaged,
     )
+
+
+def _jpeg_ended_where_it_stops(
+    stream: IO[bytes],
+) -> tuple[PIL.ImageFile.ImageFile, IO[bytes]]:
+    """A cut-short JPEG, ended where its data stops: what libjpeg itself reads.
+
+    Pillow refuses such a file ("image file is truncated") unless its process-wide
+    LOAD_TRUNCATED_IMAGES is set, which kseg never changes. The end-of-image marker
+    appended here makes libjpeg do what it does on running out of data: keep the rows
+    it has and fill the rest with grey.
+    """
+    stream.seek(0)
+    ended = io.BytesIO(stream.read() + b"\xff\xd9")
+    factory, _ = PIL.Image.OPEN["JPEG"]
+    return factory(ended, ""), ended
+
+
+# libjpeg's warnings about the compressed data (its other warnings are about metadata).
+_CORRUPTION_SIGNS = ("Corrupt JPEG data", "Premature end of JPEG file")
+_EXTRANEOUS = re.compile(r"Corrupt JPEG data: (\d+) extraneous bytes before marker")
+# Some encoders leave a byte or two of padding before the end marker: a quirk, not damage.
+_PADDING_BYTES = 16
+_STDERR_LOCK = threading.Lock()
+
+
+def _libjpeg_finds_corruption(data: bytes) -> bool:
+    """True if libjpeg warns that a JPEG's compressed picture data is corrupt.
+
+    libjpeg goes on decoding past corrupt data (a garbled stretch decodes as wrong
+    colours and blocks; data missing at the end as grey) and says so only in warnings
+    ("Corrupt JPEG data: 1153 extraneous bytes before marker 0xd9", "... bad Huffman
+    code", "... premature end of data segment"). Pillow discards them; OpenCV's
+    decoder prints them on the process's standard error, so this decodes the file
+    once more with OpenCV at 1/8 scale (every coefficient is still read, little is
+    computed) while file descriptor 2 is redirected. Whatever else was written there
+    meanwhile is written back afterwards.
+    """
+    try:
+        with _STDERR_LOCK, tempfile.TemporaryFile() as sink:
+            saved = os.dup(2)
+            try:
+                os.dup2(sink.fileno(), 2)
+                flags = cv2.IMREAD_REDUCED_GRAYSCALE_8 | cv2.IMREAD_IGNORE_ORIENTATION
+                cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            sink.seek(0)
+            lines = sink.read().decode("ascii", "replace").splitlines()
+    except (OSError, cv2.error):  # no standard error to borrow: no verdict either
+        return False
+    others = [line for line in lines if not line.startswith(_CORRUPTION_SIGNS)]
+    if others:
+        os.write(2, ("\n".join(others) + "\n").encode())
+    for line in lines:
+        if line.startswith(_CORRUPTION_SIGNS):
+            padding = _EXTRANEOUS.match(line)
+            if padding is None or int(padding.group(1)) >= _PADDING_BYTES:
+                return True
+    return False
 
 
 def _pixels(
@@ -106,7 +189,6 @@ def _as_array(im: PIL.Image.Image) -> np.ndarray:
     for top in range(rows, height, rows):
         array[top : top + rows] = np.asarray(im.crop((0, top, width, min(top + rows, height))))
     return array
-
 
 
 def _is_16bit_colour(im: PIL.ImageFile.ImageFile) -> bool:

@@ -44,6 +44,11 @@ class Image:
     notes : tuple of str
         Plain-English sentences on what was done to the pixels, for showing to the
         person who supplied the image, e.g. "16-bit image scaled to 8 bits.".
+    damaged : bool
+        True if the file is damaged but decoded anyway: a JPEG whose compressed data
+        is corrupt (part of the picture decodes as wrong colours or blocks) or cut
+        short (the missing rows are grey). `notes` then starts with "The file is
+        damaged: part of the picture may be wrong."
     """
 
     rgb: np.ndarray
@@ -53,6 +58,7 @@ class Image:
     exif_rotated: bool = False
     frames: int = 1
     notes: tuple[str, ...] = ()
+    damaged: bool = False
 
     def __post_init__(self) -> None:
         rgb, alpha = self.rgb, self.alpha
@@ -167,7 +173,6 @@ class Image:
         )
 
 
-
 def _check_pixel_array(pixels: np.ndarray) -> None:
     shape = pixels.shape
     if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and shape[2] not in (1, 3, 4)):
@@ -206,7 +211,5 @@ def _read_only(array: np.ndarray | None) -> Any:
     return array
 
 
-
 def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(gray), cv2.COLOR_GRAY2RGB)
-

@@ -63,7 +63,8 @@ def load_image(source: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
     ------
     ImageError
         If the file is missing or empty, is not an image, is an unsupported kind
-        of image, is damaged or cut short, or has more than `max_pixels` pixels.
+        of image, is damaged or cut short beyond decoding, or has more than
+        `max_pixels` pixels.
         Every failure caused by the file's bytes is an `ImageError`; the original
         exception, if any, is chained as its ``__cause__``.
     TypeError
@@ -93,7 +94,11 @@ def load_image(source: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image:
     Embedded colour profiles (ICC) are not applied: pixels are taken as sRGB. Only
     the first frame of an animation (or page of a multi-page TIFF) is used. The
     content decides the format, never the file name. Pillow's global settings are
-    left as they are, so truncated files stay errors rather than turning grey.
+    left as they are, so truncated PNG, GIF and other files stay errors rather than
+    turning grey. A JPEG that is damaged but still decodes (corrupt compressed data,
+    or cut short) loads as libjpeg decodes it, with ``damaged=True`` and the note "The
+    file is damaged: part of the picture may be wrong."; libjpeg's warnings are the
+    signal (see ``kseg._decode._libjpeg_finds_corruption``).
 
     Examples
     --------
@@ -159,7 +164,6 @@ def _check_max_pixels(max_pixels: Any) -> None:
         raise ValueError(
             f"max_pixels must be a positive whole number of pixels, got {max_pixels!r}."
         )
-
 
 
 @contextmanager
@@ -290,8 +294,9 @@ def _not_readable_message(stream: IO[bytes], prefix: bytes) -> str:
         return f"This is a PDF document, an unsupported kind of file. {_CONVERT_ADVICE}"
     if _is_heic(head):
         return (
-            "This is a HEIC/HEIF photo, an unsupported kind of image. Export or share it "
-            "as JPEG (on an iPhone: Settings > Camera > Formats > Most Compatible)."
+            "This is a HEIC/HEIF photo, an unsupported kind of image. HEIC photos from "
+            "iPhones: choose 'Most compatible' in the camera settings (Settings > Camera > "
+            "Formats) or export the photo as JPEG."
         )
     others = [kind for kind in PIL.Image.OPEN if kind not in SUPPORTED_FORMATS]
     other, _ = _open_as(stream, prefix, others)
@@ -333,5 +338,3 @@ def _pixel_amount(n_pixels: int, *, up: bool = False) -> str:
     # One decimal, rounded up for the image so it never reads as equal to the limit.
     tenths = math.ceil(n_pixels / 100_000) if up else math.floor(n_pixels / 100_000)
     return f"{tenths / 10:g} megapixels"
-
-

@@ -40,8 +40,11 @@ def ok(at: AppTest) -> AppTest:
 
 
 def upload(at: AppTest, data: bytes, name: str = "photo.png", mime: str = "image/png") -> AppTest:
-    """The visitor drops `data` on the uploader; the page reruns (not checked here)."""
-    return at.file_uploader(key="upload").set_value((name, data, mime)).run()
+    """The visitor drops `data` on the uploader; the page reruns (not checked here).
+
+    The page empties its uploader after each file (under a new key): use the one shown.
+    """
+    return at.file_uploader[0].set_value((name, data, mime)).run()
 
 
 def metric(at: AppTest, label: str) -> str:

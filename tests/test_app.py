@@ -33,6 +33,7 @@ from app_support import (
     unescape,
     upload,
 )
+from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
 from streamlit.testing.v1 import AppTest
 
 import kseg
@@ -321,32 +322,136 @@ def test_one_opencv_run_at_a_time_server_wide(monkeypatch):
 # ----------------------------------------------------------------------------- uploads
 def test_a_valid_upload_replaces_the_sample():
     at = start()
-    ok(upload(at, png_bytes(quadrants(tweak=2))))
+    ok(upload(at, png_bytes(quadrants(tweak=2)), name="Holiday 2024 (1).PNG"))
     assert metric(at, "Image size") == "120 x 80"
     assert metric(at, "Distinct colours") == "5"
     assert len(palette_hexes(at)) == 4
-    assert "Your photo" in at.markdown[0].value
-    # A sample picked afterwards wins; removing the upload keeps the sample.
+    assert unescape(at.markdown[0].value).startswith("**Your photo** Holiday-2024-1.png (PNG,")
+    assert on_show(at) == ["On show: your photo, **Holiday-2024-1.png**."]
+    # The uploader handed the file over and is empty again, ready for the next one.
+    assert at.file_uploader[0].value is None and at.file_uploader[0].key != "upload"
+    # A sample picked afterwards wins.
     ok(at.selectbox(key="sample").set_value("chelsea").run())
     assert metric(at, "Image size") == "451 x 300"
     assert not any(b.key == "show_sample" for b in at.button)
-    ok(at.file_uploader(key="upload").clear().run())
-    assert metric(at, "Image size") == "451 x 300"
+    assert on_show(at) == []
 
 
-def test_an_empty_uploader_keeps_the_photo_until_a_sample_is_chosen():
-    """Regression: Streamlit reruns with no file while one upload replaces another; the
-    page took that for "photo removed" and dropped the good photo for the sample."""
+def test_removing_the_photo_goes_back_to_the_sample_the_picker_names():
+    """Regression (issue 10): removing the upload (the x in the uploader) kept the photo
+    on show while the sample picker said "coffee". The photo is now removed with the
+    sidebar's button, and the page shows the sample the picker names."""
     at = start()
     ok(upload(at, png_bytes(quadrants(tweak=3))))
     assert metric(at, "Image size") == "120 x 80"
-    ok(at.file_uploader(key="upload").clear().run())
-    assert metric(at, "Image size") == "120 x 80"
-    ok(upload(at, b"not an image", name="x.png"))
-    assert at.error and metric(at, "Image size") == "120 x 80"
-    ok(at.button(key="show_sample").click().run())
+    button = at.button(key="show_sample")
+    assert button.label == "Remove your photo and show the coffee sample"
+    ok(button.click().run())
     assert metric(at, "Image size") == "600 x 400"
-    assert not any(b.key == "show_sample" for b in at.button)
+    assert at.selectbox(key="sample").value == "coffee"
+    assert "Your photo" not in at.markdown[0].value
+    assert not any(b.key == "show_sample" for b in at.button) and on_show(at) == []
+
+
+def test_uploaded_files_leave_streamlits_memory_once_read(monkeypatch):
+    """The uploader under a new key never asks the server to delete the old file (the
+    browser does that only when the visitor removes it): the page drops each one."""
+    stored, removed = [], []
+    manager = MemoryUploadedFileManager
+    real_add, real_remove = manager.add_file, manager.remove_file
+
+    def add_file(self, session_id, file):
+        stored.append(file.file_id)
+        real_add(self, session_id, file)
+
+    def remove_file(self, session_id, file_id):
+        removed.append(file_id)
+        real_remove(self, session_id, file_id)
+        assert file_id not in self.file_storage.get(session_id, {})
+
+    monkeypatch.setattr(manager, "add_file", add_file)
+    monkeypatch.setattr(manager, "remove_file", remove_file)
+    at = start()
+    ok(upload(at, png_bytes(quadrants(tweak=15))))
+    ok(upload(at, b"not an image", name="x.png"))
+    assert len(stored) == 2 and removed == stored
+    assert metric(at, "Image size") == "120 x 80"
+
+
+def test_a_new_upload_replaces_the_photo_without_the_sample_in_between():
+    """Regression: Streamlit reran with an empty uploader while one upload replaced
+    another, which looked like "photo removed". The uploader now never holds a file, so
+    replacing one is just a new upload; a bad one keeps the photo on show."""
+    at = start()
+    ok(upload(at, png_bytes(quadrants(tweak=14)), name="first.png"))
+    ok(upload(at, png_bytes(quadrants(60, 40, tweak=14)), name="second.png"))
+    assert metric(at, "Image size") == "60 x 40"
+    assert on_show(at) == ["On show: your photo, **second.png**."]
+    ok(upload(at, b"not an image", name="third.png"))
+    assert len(at.error) == 1
+    assert "The page still shows your photo." in at.error[0].value
+    assert metric(at, "Image size") == "60 x 40"
+    assert on_show(at) == ["On show: your photo, **second.png**."]
+    # The message stays through other changes, and goes with a sample.
+    ok(at.slider(key="k").set_value(3).run())
+    assert len(at.error) == 1 and metric(at, "Image size") == "60 x 40"
+    ok(at.button(key="show_sample").click().run())
+    assert not at.error and metric(at, "Image size") == "600 x 400"
+
+
+def test_a_bad_first_upload_says_the_sample_is_still_on_show():
+    at = start()
+    ok(upload(at, b"not an image", name="x.png"))
+    assert "The page still shows the coffee sample." in at.error[0].value
+    assert metric(at, "Image size") == "600 x 400"
+
+
+@pytest.mark.parametrize(
+    ("name", "mime", "data", "says"),
+    [
+        ("drawing.svg", "image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg"/>', "SVG"),
+        (
+            "IMG_0001.HEIC",
+            "image/heic",
+            struct.pack(">I", 24) + b"ftypheic" + bytes(4) + b"mif1heic" + bytes(64),
+            "HEIC photos from iPhones: choose 'Most compatible' in the camera settings",
+        ),
+    ],
+)
+def test_svg_and_heic_get_kseg_message_and_do_not_pile_up(name, mime, data, says):
+    """Regression (issue 10): Streamlit's uploader refused SVG and HEIC names itself, said
+    only "files are not allowed", and listed each refused file until removed by hand.
+    They now reach kseg, which says what they are, and the uploader is emptied."""
+    at = start()
+    for _ in range(2):
+        ok(at.file_uploader[0].set_value((name, data, mime)).run())
+        assert len(at.error) == 1 and says in unescape(at.error[0].value)
+        assert at.file_uploader[0].value is None
+        assert metric(at, "Image size") == "600 x 400"
+    assert "HEIC photos from iPhones" in at.file_uploader[0].help
+
+
+def test_a_damaged_jpeg_is_shown_with_a_warning():
+    """Regression (issue 10): a JPEG with garbled data decoded with smeared blocks and
+    the page said nothing."""
+    good = PIL.Image.open(sample_path("chelsea")).convert("RGB")
+    buf = io.BytesIO()
+    good.resize((240, 160)).save(buf, format="JPEG", quality=91)
+    data = bytearray(buf.getvalue())
+    middle = len(data) // 2
+    noise = np.random.default_rng(8).integers(0, 0xFF, 800, np.uint8)  # no 0xFF: no marker
+    data[middle : middle + 800] = noise.tobytes()
+    at = start()
+    ok(upload(at, bytes(data), name="beach.jpg", mime="image/jpeg"))
+    assert not at.error
+    assert metric(at, "Image size") == "240 x 160"
+    assert len(at.warning) == 1
+    assert at.warning[0].value.startswith("The file is damaged: part of the picture may be")
+
+
+def on_show(at: AppTest) -> list[str]:
+    """The sidebar's line saying which upload is on show, if any."""
+    return [unescape(c.value) for c in at.sidebar.caption if c.value.startswith("On show")]
 
 
 BAD_FILES = {

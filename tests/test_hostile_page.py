@@ -52,7 +52,7 @@ import kseg
 from kseg import export
 from kseg.dashboard import compute, page, server
 from kseg.dashboard.cache import MemoryCache, nbytes
-from kseg.dashboard.state import MAX_PIXELS, Params, SuperpixelParams
+from kseg.dashboard.state import MAX_PIXELS, Params, Source, SuperpixelParams
 
 PAGE_K = 5  # the visitor's k, kept through every upload
 PAGE_SPACE = "CIELAB"
@@ -100,13 +100,19 @@ def test_page_shows_the_result_or_a_clear_error_and_stays_usable(c: Case, visito
     assert at.slider(key="k").value == PAGE_K
     assert at.radio(key="space").value == PAGE_SPACE
     text = page_text(at)
-    assert f"visitor-{c.key}" not in text and CANARY not in text
+    # The file's name appears only made safe (in "On show: your photo, ..."), if at all.
+    safe = Source.upload(name, "", b"").cli_name
+    assert name == safe or name not in text
+    assert CANARY not in text
     try:
         image = kseg.load_image(c.data, max_pixels=MAX_PIXELS)
     except kseg.ImageError as error:
         assert len(at.error) == 1
         shown = unescape(at.error[0].value)
-        assert str(error) in shown and "still shows the previous image" in shown
+        on_show = "_source" in at.session_state and at.session_state["_source"] is not None
+        still = "still shows your photo" if on_show else "still shows the coffee sample"
+        assert str(error) in shown and still in shown
+        assert safe not in shown
         assert (
             metric(at, "Image size"),
             metric(at, "Distinct colours"),
@@ -131,15 +137,17 @@ def test_page_shows_the_result_or_a_clear_error_and_stays_usable(c: Case, visito
 
 
 def test_a_file_the_uploader_refuses_by_name_never_reaches_the_page():
-    """The uploader takes JPEG, PNG, WebP, BMP, TIFF and GIF names only.
+    """The uploader takes JPEG, PNG, WebP, BMP, TIFF and GIF names, and SVG and HEIC
+    names too so that kseg can say what those are (test_app.py).
 
-    A browser refuses other names before uploading ("image/heic files are not allowed",
-    see the browser test); a crafted request that sends one anyway stops that visitor's
-    own script run inside Streamlit, before the page's code runs. kseg's own message for
-    such files is reached by renaming them, which the corpus does (``app_filename``).
+    A browser refuses other names before uploading ("application/pdf files are not
+    allowed", see the browser test); a crafted request that sends one anyway stops that
+    visitor's own script run inside Streamlit, before the page's code runs. kseg's own
+    message for such files is reached by renaming them, which the corpus does
+    (``app_filename``).
     """
     at = start()
-    at.file_uploader(key="upload").set_value(("IMG_0001.heic", b"\0" * 64, "image/heic")).run()
+    at.file_uploader[0].set_value(("report.pdf", b"%PDF-1.7\n" * 8, "application/pdf")).run()
     assert at.exception and "Invalid file extension" in at.exception[0].value
     assert not at.metric  # nothing of the page ran: in particular kseg never saw the bytes
 
@@ -217,13 +225,43 @@ def test_a_script_in_the_file_name_never_reaches_the_page_or_the_downloads(serve
         ok(upload(at, b"<script>alert(1)</script>", name))  # and as an error
         assert len(at.error) == 1
         text = page_text(at) + "".join(e.value for e in at.error)
-        for needle in ("alert(1)", "<script", "passwd", "onerror", "<img"):
+        # The name appears only made safe: letters, digits, "-" and "_".
+        for needle in ("alert(1)", "<script", "../", "etc/passwd", "onerror=", "<img", '">'):
             assert needle not in text, (name, needle)
     at.session_state["tab"] = "Downloads"
     ok(at.run())
-    assert "kseg segment IMAGE " in at.code[0].value
+    # Downloads and the command line are named after the last good file, made safe.
+    assert "kseg segment img-src-x-onerror-alert-1.png " in at.code[0].value
     names_served = [n.split("/download/")[1] for n in served_files(served) if "/download/" in n]
-    assert names_served and all(re.fullmatch(r"kseg-upload-k\d+[\w.-]*", n) for n in names_served)
+    assert names_served and all(
+        re.fullmatch(r"kseg-img-src-x-onerror-alert-1-k\d+[\w.-]*", n) for n in names_served
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "stem", "cli_name"),
+    [
+        ("Holiday 2024 (1).JPG", "Holiday-2024-1", "Holiday-2024-1.jpg"),
+        ("../../etc/passwd.png", "passwd", "passwd.png"),
+        ("..\\..\\Windows\\win.ini.png", "win-ini", "win-ini.png"),
+        ("../", "photo", "photo.jpg"),
+        ("", "photo", "photo.jpg"),
+        ("\x00\x07\x1b[31mred\r\n.png", "31mred", "31mred.png"),
+        ("photo\u202egnp.exe.jpg", "photognp-exe", "photognp-exe.jpg"),  # RTL override
+        ("Été à Paris.jpeg", "Ete-a-Paris", "Ete-a-Paris.jpeg"),
+        ("写真.png", "photo", "photo.png"),
+        ("CON.png", "photo-CON", "photo-CON.png"),
+        ("x" * 300 + ".png", "x" * 40, "x" * 40 + ".png"),
+        ("a.b.c.tiff", "a-b-c", "a-b-c.tiff"),
+        ("no extension", "no-extension", "no-extension.jpg"),
+        ("shell.php", "shell", "shell.jpg"),  # only the uploader's types keep their extension
+    ],
+)
+def test_hostile_file_names_come_out_safe(name, stem, cli_name):
+    source = Source.upload(name, "digest", b"")
+    assert (source.name, source.cli_name) == (stem, cli_name)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,40}", source.name)
+    assert not source.name.startswith(("-", "_"))  # never read as a command-line option
 
 
 _WRITES: list[str] | None = None
@@ -618,9 +656,9 @@ def test_in_a_browser_names_sizes_and_forged_requests_are_refused(tmp_path: Path
 
     - an upload without the XSRF token is refused (403), so other sites cannot post
       files into a visitor's session;
-    - a file named ``<script>alert(1)</script>.png`` runs no script: the uploader lists
-      the name as text, the page shows it nowhere else;
-    - a name the uploader does not take (.heic) and a file over server.maxUploadSize
+    - a file named ``<script>alert(1)</script>.png`` runs no script: the page shows the
+      name only made safe ("script.png");
+    - a name the uploader does not take (.pdf) and a file over server.maxUploadSize
       are refused in the browser with the uploader's own message, the photo stays;
     - a forged upload over the limit, with a valid token, is refused by the server (413).
     """
@@ -653,10 +691,10 @@ def test_in_a_browser_names_sizes_and_forged_requests_are_refused(tmp_path: Path
         assert name not in html
         assert not page.evaluate("[...document.scripts].some(s => s.text.includes('alert(1)'))")
         body = page.locator("[data-testid='stMain']").inner_text()
-        assert "alert" not in body and "script" not in body
+        assert "alert" not in body and "<script" not in body and "script.png" in body
 
         dropzone.set_input_files(
-            files=[{"name": "IMG_0001.heic", "mimeType": "image/heic", "buffer": b"x" * 64}]
+            files=[{"name": "report.pdf", "mimeType": "application/pdf", "buffer": b"x" * 64}]
         )
         expect(uploader).to_contain_text("files are not allowed")
         big = tmp_path / "big.png"

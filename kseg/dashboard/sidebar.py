@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 
 import streamlit as st
+from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import kseg
 from kseg.dashboard import compute, links
@@ -43,24 +45,45 @@ OPENCV_CONFIRM_SECONDS = 2.0  # above this an OpenCV run waits for a click
 OPENCV_MAX_SECONDS = 300.0  # above this it is refused: too long for a shared server
 
 
+# The uploader hands each file over and is then replaced by an empty one (a new key), so
+# it never lists a file: a refused file cannot pile up, and replacing a photo never
+# passes through an empty uploader that would look like "photo removed".
+_UPLOADS_TAKEN = "_uploads_taken"  # how many files the uploader has handed over
+_TAKEN = "_upload_taken"  # (file name, bytes) handed over, not yet read
+# The browser lets these through too, so kseg can say what they are (Streamlit refuses
+# other names in the browser, with its own message, before they are sent). The uploader
+# then lists them among its types, so its label names the kinds kseg reads.
+ACCEPTED_TYPES = [*UPLOAD_TYPES, "svg", "heic", "heif"]
+HEIC_ADVICE = (
+    "HEIC photos from iPhones: choose 'Most compatible' in the camera settings "
+    "(Settings > Camera > Formats) or export the photo as JPEG."
+)
+
+
 def image_ui() -> Source:
     """The uploader and the sample picker; returns the image to show.
 
     The last good choice wins: a new good upload replaces the image, a sample picked
-    afterwards replaces the upload, and a bad upload changes nothing but shows why.
-    Emptying the uploader changes nothing either: Streamlit reruns with no file while
-    one upload replaces another, and that must not drop the photo on show.
+    afterwards (or "Remove your photo") replaces the upload, and a bad upload changes
+    nothing but shows why. The sidebar says which photo is on show.
     """
     state = st.session_state
     with st.sidebar:
         st.header("Image")
-        upload = st.file_uploader(
-            "Upload a photo",
-            type=UPLOAD_TYPES,
-            key=Keys.UPLOAD,
-            help=f"JPEG, PNG, WebP, BMP, TIFF or GIF, up to {MAX_PIXELS // 1_000_000} "
-            "megapixels. It is kept on the server only while this page is open.",
+        key = _uploader_key()
+        st.file_uploader(
+            "Upload a photo (JPEG, PNG, WebP, BMP, TIFF or GIF)",
+            type=ACCEPTED_TYPES,
+            key=key,
+            on_change=_take_upload,
+            args=(key,),
+            help=f"Up to {MAX_PIXELS // 1_000_000} megapixels. Your photo is kept on the "
+            "server only while this page is open. SVG and HEIC files are not read. " + HEIC_ADVICE,
         )
+        taken = state.pop(_TAKEN, None)
+        if taken is not None:
+            _read_upload(*taken)
+        notice = st.container()  # filled below, once the sample's name is known
         name = st.selectbox(
             "Or a sample photo",
             list(SAMPLES_BY_NAME),
@@ -70,47 +93,80 @@ def image_ui() -> Source:
         )
         sample = SAMPLES_BY_NAME[name]
         st.caption(f"{sample.title}. Photo: {sample.credit}, {sample.licence}.")
-        current = state.get(Keys.SOURCE)
-        if current is not None and current.kind == "upload":
-            st.button(
-                f"Show the {name} sample instead of your photo",
-                key=Keys.SHOW_SAMPLE,
-                on_click=_prefer_sample,
-                icon=":material/photo_library:",
-                type="tertiary",
-            )
+        with notice:
+            _upload_notice(state.get(Keys.SOURCE), name)
         gallery_ui()
-
-    if upload is None:
-        state[Keys.UPLOAD_ID] = None
-        state[Keys.UPLOAD_ERROR] = None
-    elif upload.file_id != state.get(Keys.UPLOAD_ID):
-        state[Keys.UPLOAD_ID] = upload.file_id
-        data = upload.getvalue()
-        candidate = Source("upload", "upload", compute.digest(data), data)
-        try:
-            with st.spinner("Reading your photo..."):
-                compute.load(candidate.digest, candidate.data)
-        except kseg.ImageError as err:
-            state[Keys.UPLOAD_ERROR] = str(err)
-        except Exception:  # a bug or a lack of memory: the visitor still keeps their page
-            LOG.exception("Unexpected failure reading an upload")
-            state[Keys.UPLOAD_ERROR] = "Reading it failed unexpectedly; try another file."
-        else:
-            state[Keys.UPLOAD_ERROR] = None
-            state[Keys.SOURCE] = candidate
-    if upload is not None and state.get(Keys.UPLOAD_ERROR):
-        st.error(
-            f"That file could not be used. {plain(state[Keys.UPLOAD_ERROR])}\n\n"
-            "The page still shows the previous image.",
-            icon=":material/error:",
-        )
 
     source = state.get(Keys.SOURCE) or sample_source(name)
     if source.digest != state.get(Keys.DIGEST):
         _forget_image_widgets()
         state[Keys.DIGEST] = source.digest
     return source
+
+
+def _upload_notice(current: Source | None, sample_name: str) -> None:
+    """Why the last file could not be used, and which photo is on show."""
+    error = st.session_state.get(Keys.UPLOAD_ERROR)
+    if error:
+        shown = "your photo" if current is not None else f"the {sample_name} sample"
+        st.error(
+            f"That file could not be used. {plain(error)}\n\nThe page still shows {shown}.",
+            icon=":material/error:",
+        )
+    if current is not None:
+        st.caption(f"On show: your photo, **{plain(current.cli_name)}**.")
+        st.button(
+            f"Remove your photo and show the {sample_name} sample",
+            key=Keys.SHOW_SAMPLE,
+            on_click=_prefer_sample,
+            icon=":material/close:",
+            type="tertiary",
+        )
+
+
+def _uploader_key() -> str:
+    taken = st.session_state.get(_UPLOADS_TAKEN, 0)
+    return Keys.UPLOAD if taken == 0 else f"{Keys.UPLOAD}-{taken}"
+
+
+def _take_upload(key: str) -> None:
+    """The uploader's on_change: take the file over and empty the uploader."""
+    upload = st.session_state.get(key)
+    if upload is None:
+        return
+    st.session_state[_TAKEN] = (upload.name, upload.getvalue())
+    st.session_state[_UPLOADS_TAKEN] = st.session_state.get(_UPLOADS_TAKEN, 0) + 1
+    st.session_state.pop(key, None)
+    _release_upload(upload.file_id)
+
+
+def _release_upload(file_id: str) -> None:
+    """Drop Streamlit's copy of an uploaded file, as st.chat_input does with its files.
+
+    The browser deletes a file from the server when the visitor removes it from the
+    uploader; an uploader replaced by a new key never does, so without this every file
+    would stay in the server's memory until the visitor's session ends.
+    """
+    ctx = get_script_run_ctx()
+    if ctx is not None and isinstance(ctx.uploaded_file_mgr, MemoryUploadedFileManager):
+        ctx.uploaded_file_mgr.remove_file(session_id=ctx.session_id, file_id=file_id)
+
+
+def _read_upload(file_name: str, data: bytes) -> None:
+    """Decode a file the uploader handed over: it goes on show, or its error is kept."""
+    state = st.session_state
+    candidate = Source.upload(file_name, compute.digest(data), data)
+    try:
+        with st.spinner("Reading your photo..."):
+            compute.load(candidate.digest, candidate.data)
+    except kseg.ImageError as err:
+        state[Keys.UPLOAD_ERROR] = str(err)
+    except Exception:  # a bug or a lack of memory: the visitor still keeps their page
+        LOG.exception("Unexpected failure reading an upload")
+        state[Keys.UPLOAD_ERROR] = "Reading it failed unexpectedly; try another file."
+    else:
+        state[Keys.UPLOAD_ERROR] = None
+        state[Keys.SOURCE] = candidate
 
 
 def gallery_ui() -> None:
@@ -129,6 +185,7 @@ def gallery_ui() -> None:
 
 
 def describe_source(source: Source, image: kseg.Image) -> None:
+    """What is on show, above the tabs; a damaged file gets a warning beside it."""
     size = f"{image.width:,} x {image.height:,} px"
     if source.kind == "sample":
         sample = SAMPLES_BY_NAME[source.name]
@@ -137,16 +194,25 @@ def describe_source(source: Source, image: kseg.Image) -> None:
             f"{plain(sample.licence)}."
         )
     else:
-        st.markdown(f"**Your photo** ({image.format or 'image'}, {size}).")
+        kind = image.format or "image"
+        st.markdown(f"**Your photo** {plain(source.cli_name)} ({kind}, {size}).")
+    if image.damaged:
+        st.warning(
+            "The file is damaged: part of the picture may be wrong. The page shows and "
+            "segments what could be decoded; for a sound result, save or export the "
+            "photo again, or upload the original.",
+            icon=":material/broken_image:",
+        )
 
 
 def _prefer_sample() -> None:
     st.session_state[Keys.SOURCE] = None
+    st.session_state[Keys.UPLOAD_ERROR] = None
 
 
 def _use_sample(name: str) -> None:
     st.session_state[Keys.SAMPLE] = name
-    st.session_state[Keys.SOURCE] = None
+    _prefer_sample()
 
 
 def _forget_image_widgets() -> None:

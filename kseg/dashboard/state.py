@@ -9,6 +9,8 @@ their key too.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -155,13 +157,48 @@ class Source:
     """The image on show: a bundled sample or the visitor's last good upload."""
 
     kind: str  # "sample" or "upload"
-    name: str  # the sample's name, or "upload"; used in file names
+    name: str  # the sample's name, or the upload's file name made safe; used in file names
     digest: str
     data: bytes = field(repr=False)
+    suffix: str = ".jpg"  # the extension cli_name gives the file
+
+    STEM_MAX = 40  # characters of an upload's name kept in file names
+
+    @classmethod
+    def upload(cls, file_name: str, digest: str, data: bytes) -> Source:
+        """The visitor's file, named after `file_name` made safe (see `safe_stem`)."""
+        base = re.split(r"[/\\]", str(file_name))[-1]
+        stem, dot, extension = base.rpartition(".")
+        if not dot:
+            stem, extension = base, ""
+        extension = extension.lower()
+        suffix = f".{extension}" if extension in UPLOAD_TYPES else ".jpg"
+        return cls("upload", cls.safe_stem(stem), digest, data, suffix)
+
+    @classmethod
+    def safe_stem(cls, text: str) -> str:
+        """`text` as ASCII letters, digits, "-" and "_" only: safe in any file name.
+
+        Accents are dropped ("Été" -> "Ete"), every other run of characters (spaces,
+        dots, slashes, control or direction-override characters) becomes one "-",
+        and the result is at most `STEM_MAX` characters; nothing left gives "photo".
+        """
+        ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "-", ascii_text)
+        stem = re.sub(r"-{2,}", "-", stem)[: cls.STEM_MAX].strip("-_")
+        if stem.upper() in _RESERVED_NAMES:  # names Windows keeps for devices
+            stem = f"photo-{stem}"
+        return stem or "photo"
 
     @property
     def cli_name(self) -> str:
-        return f"{self.name}.jpg" if self.kind == "sample" else "IMAGE"
+        """The file name the reproducing command line uses, e.g. "Holiday-2024-1.jpg"."""
+        return f"{self.name}{self.suffix}"
+
+
+_RESERVED_NAMES = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{port}{i}" for port in ("COM", "LPT") for i in range(10)
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -184,5 +221,6 @@ class View:
 
     @property
     def stem(self) -> str:
-        """The start of every file name this view offers."""
+        """The start of every file name this view offers: "kseg-coffee-k4" for a sample,
+        "kseg-Holiday-2024-1-k8" for an upload named "Holiday 2024 (1).JPG"."""
         return f"kseg-{self.source.name}-k{self.seg.k}"
