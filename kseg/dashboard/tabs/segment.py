@@ -40,8 +40,10 @@ def render(view: View) -> None:
         left, right = st.columns(2)
         with left.container(key="original"):
             st.image(loaded.preview, caption="Original")
+            damage = loaded.image.notes[:1] if loaded.image.damaged else ()
             for note in loaded.image.notes:
-                st.caption(plain(note))
+                if note not in damage:  # said in a warning above the tabs
+                    st.caption(plain(note))
         with right.container(key="segmented"):
             png = compute.segmented_png(view.source.digest, view.params, PREVIEW_SIDE, loaded.hist)
             st.image(png, caption=f"Segmented into {seg.k} colours", output_format="PNG")
