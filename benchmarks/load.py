@@ -83,7 +83,7 @@ class Photo:
     path: Path
     size: str  # "4,000 x 3,000", as the Image size metric shows it
     distinct: str  # the Distinct colours metric
-    compactness: dict[int, str]  # k -> the Compactness metric
+    error: dict[int, str]  # k -> the Mean colour error metric
 
 
 def make_photo(index: int, size: tuple[int, int], ks: list[int], folder: Path) -> Photo:
@@ -95,12 +95,10 @@ def make_photo(index: int, size: tuple[int, int], ks: list[int], folder: Path) -
     path = folder / f"session-{index}.jpg"
     path.write_bytes(data)
     from kseg.dashboard.state import MAX_PIXELS
-    from kseg.dashboard.text import big_number  # the page's own number format
-
     image = kseg.load_image(data, max_pixels=MAX_PIXELS)
     hist = kseg.ColorHistogram.from_image(image)
-    compactness = {k: big_number(kseg.segment(hist, k).compactness) for k in ks}
-    return Photo(path, f"{image.width:,} x {image.height:,}", f"{hist.n_colors:,}", compactness)
+    error = {k: f"{kseg.segment(hist, k).mean_error:.1f}" for k in ks}  # as the page writes it
+    return Photo(path, f"{image.width:,} x {image.height:,}", f"{hist.n_colors:,}", error)
 
 
 # ----------------------------------------------------------------------------- memory
@@ -155,7 +153,7 @@ class Session:
         expected = {
             "Image size": self.photo.size,
             "Distinct colours": self.photo.distinct,
-            "Compactness": self.photo.compactness[k],
+            "Mean colour error": self.photo.error[k],
         }
         for label, value in expected.items():
             self.checks += 1

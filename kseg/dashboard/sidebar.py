@@ -48,8 +48,6 @@ OPENCV_MAX_SECONDS = 300.0  # above this it is refused: too long for a shared se
 # The uploader hands each file over and is then replaced by an empty one (a new key), so
 # it never lists a file: a refused file cannot pile up, and replacing a photo never
 # passes through an empty uploader that would look like "photo removed".
-_UPLOADS_TAKEN = "_uploads_taken"  # how many files the uploader has handed over
-_TAKEN = "_upload_taken"  # (file name, bytes) handed over, not yet read
 # The browser lets these through too, so kseg can say what they are (Streamlit refuses
 # other names in the browser, with its own message, before they are sent). The uploader
 # then lists them among its types, so its label names the kinds kseg reads.
@@ -80,7 +78,7 @@ def image_ui() -> Source:
             help=f"Up to {MAX_PIXELS // 1_000_000} megapixels. Your photo is kept on the "
             "server only while this page is open. SVG and HEIC files are not read. " + HEIC_ADVICE,
         )
-        taken = state.pop(_TAKEN, None)
+        taken = state.pop(Keys.UPLOAD_TAKEN, None)
         if taken is not None:
             _read_upload(*taken)
         notice = st.container()  # filled below, once the sample's name is known
@@ -125,7 +123,7 @@ def _upload_notice(current: Source | None, sample_name: str) -> None:
 
 
 def _uploader_key() -> str:
-    taken = st.session_state.get(_UPLOADS_TAKEN, 0)
+    taken = st.session_state.get(Keys.UPLOADS_TAKEN, 0)
     return Keys.UPLOAD if taken == 0 else f"{Keys.UPLOAD}-{taken}"
 
 
@@ -134,8 +132,8 @@ def _take_upload(key: str) -> None:
     upload = st.session_state.get(key)
     if upload is None:
         return
-    st.session_state[_TAKEN] = (upload.name, upload.getvalue())
-    st.session_state[_UPLOADS_TAKEN] = st.session_state.get(_UPLOADS_TAKEN, 0) + 1
+    st.session_state[Keys.UPLOAD_TAKEN] = (upload.name, upload.getvalue())
+    st.session_state[Keys.UPLOADS_TAKEN] = st.session_state.get(Keys.UPLOADS_TAKEN, 0) + 1
     st.session_state.pop(key, None)
     _release_upload(upload.file_id)
 

@@ -102,7 +102,8 @@ class Keys:
     SP_VIEW = "sp_view"
     # The page's own state (not widgets)
     SOURCE = "_source"  # the Source on show, when it is an upload
-    UPLOAD_ID = "_upload_id"  # the uploader's file last read
+    UPLOADS_TAKEN = "_uploads_taken"  # how many files the uploader has handed over
+    UPLOAD_TAKEN = "_upload_taken"  # (file name, bytes) handed over, not yet read
     UPLOAD_ERROR = "_upload_error"  # why that file could not be used
     DIGEST = "_digest"  # the image the widgets below were set for
     OPENCV_OK = "_opencv_ok"  # the (digest, Params) whose OpenCV run the visitor started
