@@ -8,7 +8,7 @@ one browser context per session, driven concurrently with asyncio Playwright).
 Checked for every session and step, against kseg run offline on the same photo:
 
 - the page shows that session's own photo and result: its size, its number of distinct
-  colours and the compactness for that k (no cross-talk between sessions or caches);
+  colours and the mean colour error for that k (no cross-talk between sessions or caches);
 - no error alert and no exception is shown;
 - the server stays up and answers its health check;
 - the server's resident memory (psutil, the process and its children, sampled every
