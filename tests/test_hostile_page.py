@@ -313,12 +313,21 @@ def _head(path: Path, size: int = 1 << 20) -> bytes:
 
 # ----------------------------------------------------------------------------- what shows
 def test_the_page_never_renders_text_as_html():
+    """The one st.html call is styles.py's fixed style sheet: a constant, one style element."""
+    from kseg.dashboard import styles
+
     assert len(PAGE_SOURCES) >= 10  # app.py and the modules of kseg/dashboard
+    html = r"\bst\.html\(|components\.v1|components\.html|st\.components"
     for path in PAGE_SOURCES:
         source = path.read_text()
         assert "unsafe_allow_html" not in source, path
-        html = r"\bst\.html\(|components\.v1|components\.html|st\.components"
+        if path.name == "styles.py":
+            assert re.findall(r"\bst\.html\((.*?)\)", source) == ["CSS"]
+            source = source.replace("st.html(CSS)", "")
         assert not re.search(html, source), path
+    css = styles.CSS.strip()
+    assert css.startswith("<style>") and css.endswith("</style>")
+    assert css.count("<") == 2 and "{{" not in css
 
 
 def test_messages_from_files_are_escaped_before_markdown():
