@@ -288,7 +288,9 @@ def custom_centres_ui(source: Source, loaded: Loaded, k: int) -> tuple[tuple[str
 def opencv_gate_ui(source: Source, loaded: Loaded, params: Params) -> Params:
     """Say what an OpenCV run will cost; big ones wait for a click.
 
-    Returns the parameters to run now: the kseg engine's while an OpenCV run waits.
+    Returns the parameters to run now: the kseg engine's while an OpenCV run waits or
+    is refused. Once it may run (small enough, or started) nothing is drawn here: the
+    page's caption then says cv2.kmeans made the image on show.
     """
     if params.engine != "opencv":
         return params
@@ -306,20 +308,26 @@ def opencv_gate_ui(source: Source, loaded: Loaded, params: Params) -> Params:
             icon=":material/hourglass_disabled:",
         )
         return fallback
-    if seconds <= OPENCV_CONFIRM_SECONDS:
-        return params
     key = (source.digest, params)
-    if st.session_state.get(Keys.OPENCV_OK) == key:
+    if seconds <= OPENCV_CONFIRM_SECONDS or st.session_state.get(Keys.OPENCV_OK) == key:
         return params
     st.warning(
-        f"{cost} The page shows the kseg engine's result until you start it; the page "
-        "cannot be used while it runs.",
+        f"kseg's result is on show; cv2.kmeans would take about {format_seconds(seconds)}. "
+        f"{cost} The page cannot be used while it runs.",
         icon=":material/hourglass_top:",
     )
-    if st.button(f"Run cv2.kmeans (about {format_seconds(seconds)})", key=Keys.RUN_OPENCV):
-        st.session_state[Keys.OPENCV_OK] = key
-        return params
+    # A callback, so the rerun it starts already knows: no box, no button, cv2's result.
+    st.button(
+        f"Run cv2.kmeans (about {format_seconds(seconds)})",
+        key=Keys.RUN_OPENCV,
+        on_click=_start_opencv,
+        args=(key,),
+    )
     return fallback
+
+
+def _start_opencv(key: tuple[str, Params]) -> None:
+    st.session_state[Keys.OPENCV_OK] = key
 
 
 def opencv_estimate(n_pixels: int, params: Params) -> float:

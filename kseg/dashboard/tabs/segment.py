@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kseg.dashboard import compute
+from kseg.dashboard import compute, engines
 from kseg.dashboard.state import PREVIEW_SIDE, View
 from kseg.dashboard.text import big_number, format_seconds, plain
 from kseg.dashboard.widgets import centres_ui, metrics_row, palette_ui, warnings_ui
@@ -50,3 +50,4 @@ def render(view: View) -> None:
         palette_ui(seg)
     with st.container(key="centres"):
         centres_ui(seg)
+    engines.render(view)
