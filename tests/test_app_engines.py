@@ -1,16 +1,17 @@
 """The OpenCV engine on the page: which engine made the image, the gate, the side-by-side panel.
 
-AppTest runs of the page (see app_support.py).
+AppTest runs of the page (see app_support.py) and known answers for the cost estimate.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from app_support import metric, ok, png_bytes, quadrants, start, unescape, upload
 
 import kseg
 from kseg.dashboard import server, sidebar
-from kseg.dashboard.state import Keys
+from kseg.dashboard.state import Keys, Params
 from kseg.dashboard.text import big_number
 from kseg.samples import sample_path
 
@@ -95,3 +96,27 @@ def test_a_fallback_says_kseg_made_the_image(monkeypatch):
     assert "turned off on this server" in at.warning[0].value
     assert made_by(at).startswith("Made by kseg's engine in")
     assert not any(m.label == "Pixels that differ" for m in at.metric)
+
+
+PARAMS = Params(4, "k-means++", 10, 20, 0.1, "eps+max_iter", "rgb", 0, "opencv")
+
+
+def test_the_estimate_grows_with_pixels_centres_attempts_and_updates():
+    base = sidebar.opencv_estimate(1_000_000, PARAMS)
+    assert sidebar.opencv_estimate(2_000_000, PARAMS) == pytest.approx(2 * base)
+    for change in ({"k": 8}, {"attempts": 20}, {"max_iter": 40}):
+        bigger = sidebar.opencv_estimate(1_000_000, PARAMS._replace(**change))
+        assert base < bigger < 2 * base  # the once-per-run work does not double
+    assert sidebar.opencv_estimate(1_000_000, PARAMS._replace(init="random")) < base
+
+
+def test_the_estimate_counts_updates_as_cv2_kmeans_does():
+    """cv2.kmeans runs 2..100 updates whatever max_iter says, and 100 for eps alone."""
+    steps = [
+        sidebar.k_steps(PARAMS._replace(criteria=c, max_iter=m, attempts=1))
+        for c, m in [("max_iter", 1), ("max_iter", 300), ("eps", 20), ("eps+max_iter", 7)]
+    ]
+    assert steps == [2, 100, 100, 7]
+    custom = PARAMS._replace(init=("#000000",) * 4)
+    assert sidebar.k_steps(custom) == 20  # custom centres start once, whatever attempts say
+    assert sidebar.k_steps(custom._replace(max_iter=0)) == 1  # fixed: one labelling pass
