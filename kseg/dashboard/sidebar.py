@@ -40,7 +40,9 @@ SAMPLES_BY_NAME = {s.name: s for s in SAMPLES}
 # machine: a least-squares fit (relative error) to the medians of 3 runs of 55 settings
 # that use all their updates (0.1-12 MP photos, k 4-16, 1-3 attempts; OpenCV 5.0, 2
 # threads), by benchmarks/bench_opencv_estimate.py on 2026-12-01. Within +/-20 % for 44
-# of the 55 (median ratio 0.99, 0.58-1.29); eps may stop a run sooner than estimated.
+# of the 55 (median ratio 0.98, 0.56-1.25); in a later run, for all 8 runs that had both
+# cores to themselves (0.88-1.20), while runs sharing the cores took up to 3x as long.
+# Runs with eps may stop sooner: for them this is an upper bound.
 OPENCV_NS_PER_PIXEL = 80.0  # once per run: colour features, float32 copy, compactness
 OPENCV_NS_PER_PASS = 3.3  # per pixel and labelling pass: centre sums, label bookkeeping
 OPENCV_NS_PER_DISTANCE = 4.3  # per pixel x centre x pass: one squared distance
