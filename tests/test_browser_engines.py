@@ -41,7 +41,7 @@ def test_picking_opencv_on_the_default_sample_shows_both_engines_side_by_side() 
         panel = page.locator(".st-key-engines")
         differ = panel.get_by_test_id("stMetric").filter(has_text="Pixels that differ")
         value = differ.get_by_test_id("stMetricValue")
-        expect(value).to_have_text(re.compile(r"^[\d,]+ \(\d+\.\d\d%\)$"))
+        expect(value).to_have_text(re.compile(r"^\d[\d,]*$"))
         expect(page.get_by_test_id("stException")).to_have_count(0)
         assert not _alerts_mention(page, "Run cv2.kmeans")
 

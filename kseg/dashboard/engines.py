@@ -13,7 +13,6 @@ import kseg
 from kseg.dashboard import compute
 from kseg.dashboard.state import COMPARE_SIDE, View
 from kseg.dashboard.text import big_number, format_seconds
-from kseg.dashboard.widgets import metrics_row
 
 ENGINE_NAMES = {"histogram": "kseg's engine", "opencv": "cv2.kmeans"}
 
@@ -60,49 +59,45 @@ def render(view: View) -> None:
             with column.container(key=key):
                 png = compute.segmented_png(digest, params, COMPARE_SIDE, hist)
                 st.image(png, caption=made_by(seg), output_format="PNG")
-        metrics_row(
+        share = differ / max(n_opaque, 1)
+        _metrics(
             [
-                (
-                    "kseg time",
-                    format_seconds(ours.seconds),
-                    "kseg.segment with the kseg engine (its k-means over the distinct colours).",
-                ),
-                (
-                    "cv2.kmeans time",
-                    format_seconds(theirs.seconds),
-                    "kseg.segment with the opencv engine: cv2.kmeans on every opaque pixel.",
-                ),
-                (
-                    "Time ratio",
-                    _ratio(theirs.seconds, ours.seconds),
-                    "cv2.kmeans time / kseg time: how many times longer cv2.kmeans took.",
-                ),
-                (
-                    "kseg compactness",
-                    big_number(ours.compactness),
-                    "Sum of squared distances from each pixel to its centre; lower is tighter.",
-                ),
-                (
-                    "cv2.kmeans compactness",
-                    big_number(theirs.compactness),
-                    "The same sum for cv2.kmeans's centres and labels, in float64.",
-                ),
+                ("kseg time", format_seconds(ours.seconds), _KSEG_TIME_HELP),
+                ("cv2.kmeans time", format_seconds(theirs.seconds), _CV2_TIME_HELP),
+                ("Time ratio", _ratio(theirs.seconds, ours.seconds), _TIME_RATIO_HELP),
+                ("kseg compactness", big_number(ours.compactness), _COMPACTNESS_HELP),
+                ("cv2.kmeans compactness", big_number(theirs.compactness), _COMPACTNESS_HELP),
                 (
                     "Compactness ratio",
                     _compactness_ratio(ours.compactness, theirs.compactness),
-                    "kseg compactness / cv2.kmeans compactness: below 1 is tighter than cv2's.",
+                    _COMPACTNESS_RATIO_HELP,
                 ),
-                (
-                    "Pixels that differ",
-                    f"{differ:,} ({differ / max(n_opaque, 1):.2%})",
-                    "Opaque pixels in another cluster. The engines number their clusters "
-                    "differently, so each cv2.kmeans cluster is matched to the kseg cluster whose "
-                    "centre colour (RGB) is nearest; a pixel differs when its kseg cluster is "
-                    "not the match of its cv2.kmeans cluster.",
-                ),
-            ],  # fmt: skip
-            key="engine_metrics",
+                ("Pixels that differ", f"{differ:,}", _DIFFER_HELP),
+                ("Share that differs", f"{share:.2%}", f"Of {n_opaque:,} pixels. {_DIFFER_HELP}"),
+            ]
         )
+
+
+_KSEG_TIME_HELP = "kseg.segment with the kseg engine: its k-means over the distinct colours."
+_CV2_TIME_HELP = "kseg.segment with the opencv engine: cv2.kmeans on every opaque pixel."
+_TIME_RATIO_HELP = "cv2.kmeans time / kseg time: how many times longer cv2.kmeans took."
+_COMPACTNESS_HELP = (
+    "Sum of squared distances from each opaque pixel to its cluster's centre, in float64 "
+    "and the colour space used. Lower is tighter."
+)
+_COMPACTNESS_RATIO_HELP = "kseg compactness / cv2.kmeans compactness: below 1, kseg's is tighter."
+_DIFFER_HELP = (
+    "Opaque pixels in another cluster. The engines number their clusters differently, so "
+    "each cv2.kmeans cluster is matched to the kseg cluster whose centre colour (RGB) is "
+    "nearest; a pixel differs when its kseg cluster is not the match of its cv2.kmeans one."
+)
+
+
+def _metrics(metrics: list[tuple[str, str, str]]) -> None:
+    """Bordered figures as in widgets.metrics_row, wide enough for these longer labels."""
+    with st.container(horizontal=True, wrap=True, key="engine_metrics"):
+        for label, value, help_text in metrics:
+            st.metric(label, value, help=help_text, border=True, width=210)
 
 
 def _ratio(numerator: float, denominator: float) -> str:
@@ -115,4 +110,4 @@ def _ratio(numerator: float, denominator: float) -> str:
 def _compactness_ratio(ours: float, theirs: float) -> str:
     if theirs <= 0:
         return "1 (both 0)" if ours <= 0 else "n/a"
-    return f"{ours / theirs:.4f}"
+    return f"{ours / theirs:.5f}"
