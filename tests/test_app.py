@@ -935,13 +935,9 @@ def test_opencv_estimate_grows_with_the_work():
     base = sidebar.opencv_estimate(1_000_000, params)
     assert 1 < base < 20
     assert sidebar.opencv_estimate(2_000_000, params) == pytest.approx(2 * base)
-    assert sidebar.opencv_estimate(1_000_000, params._replace(k=8)) == pytest.approx(2 * base)
-    assert sidebar.opencv_estimate(
-        1_000_000, params._replace(init=("#000000",) * 4)
-    ) == pytest.approx(base / 10)
-    assert sidebar.opencv_estimate(1_000_000, params._replace(criteria="eps")) == pytest.approx(
-        5 * base
-    )
+    assert sidebar.opencv_estimate(1_000_000, params._replace(k=8)) > 1.5 * base
+    assert sidebar.opencv_estimate(1_000_000, params._replace(init=("#000000",) * 4)) < base / 5
+    assert sidebar.opencv_estimate(1_000_000, params._replace(criteria="eps")) > 4 * base
 
 
 @pytest.mark.parametrize(

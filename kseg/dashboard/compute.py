@@ -253,3 +253,25 @@ def comparable(params: Params) -> Params:
 def mask_png(seg: kseg.Segmentation, clusters: list[int]) -> bytes:
     """The chosen clusters' full-resolution mask: white inside, black elsewhere."""
     return export.encode_png(seg.mask(clusters).astype(np.uint8) * 255)
+
+
+@kept(owner=_photo)
+def engine_difference(
+    digest: str, params: Params, _ours: kseg.Segmentation, _theirs: kseg.Segmentation
+) -> int:
+    """Opaque pixels in different clusters in two results for one photo.
+
+    The engines number their clusters differently, so each of `_theirs`'s clusters is
+    matched to the cluster of `_ours` whose centre colour is nearest (in RGB); a pixel
+    differs when its cluster in `_ours` is not the match of its cluster in `_theirs`.
+    """
+    match = nearest_centres(_theirs.centers_rgb, _ours.centers_rgb)
+    theirs = _theirs.labels
+    opaque = theirs >= 0
+    return int(np.count_nonzero((match[theirs] != _ours.labels) & opaque))
+
+
+def nearest_centres(colours: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """For each RGB colour, the index of the nearest of `centres` (RGB)."""
+    diff = colours.astype(np.float64)[:, None, :] - centres.astype(np.float64)[None, :, :]
+    return np.einsum("ijk,ijk->ij", diff, diff).argmin(axis=1).astype(np.int16)

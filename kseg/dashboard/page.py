@@ -11,7 +11,7 @@ from collections.abc import Callable
 import streamlit as st
 
 import kseg
-from kseg.dashboard import compute, server, sidebar, styles
+from kseg.dashboard import compute, engines, server, sidebar, styles
 from kseg.dashboard.state import Keys, View
 from kseg.dashboard.tabs import compare, downloads, isolate, segment, superpixels
 from kseg.dashboard.text import plain
@@ -56,8 +56,11 @@ def main() -> None:
     sidebar.describe_source(source, loaded.image)
     params = sidebar.controls_ui(source, loaded)
     params = sidebar.opencv_gate_ui(source, loaded, params)
+    doing = f"Segmenting into {params.k} colours..."
+    if params.engine == "opencv":
+        doing = f"cv2.kmeans is segmenting every pixel into {params.k} colours..."
     try:
-        with st.spinner(f"Segmenting into {params.k} colours...", show_time=True):
+        with st.spinner(doing, show_time=True):
             try:
                 seg = compute.segmentation(source.digest, params, loaded.hist)
             except server.OpenCVUnavailable as busy:
@@ -70,6 +73,9 @@ def main() -> None:
     except (kseg.ImageError, ValueError) as err:
         st.error(f"This segmentation could not run. {plain(str(err))}")
         st.stop()
+    # The View's engine is the one that made seg, whatever fell back on the way.
+    params = params._replace(engine=seg.params["engine"])
+    engines.made_by_ui(seg)
     view = View(source, loaded, params, seg)
 
     tabs = st.tabs([name for name, _ in TABS], key=Keys.TAB, bind="query-params")

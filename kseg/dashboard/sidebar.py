@@ -38,9 +38,17 @@ from kseg.samples import SAMPLES
 
 LOG = logging.getLogger("kseg.app")
 SAMPLES_BY_NAME = {s.name: s for s in SAMPLES}
-# cv2.kmeans costs about this many nanoseconds per pixel x centre x update on a 2-core
-# cloud machine (measured on the retina sample, 1 MP; k-means++ and random alike).
-OPENCV_NS_PER_STEP = 6.0
+# What cv2.kmeans costs through kseg's opencv engine, in nanoseconds, on a shared 2-core
+# machine: a least-squares fit (relative error) to the medians of 3 runs of 55 settings
+# that use all their updates (0.1-12 MP photos, k 4-16, 1-3 attempts; OpenCV 5.0, 2
+# threads), by benchmarks/bench_opencv_estimate.py on 2026-12-01. Within +/-20 % for 44
+# of the 55 (median ratio 0.98, 0.56-1.25); in a later run, for all 8 runs that had both
+# cores to themselves (0.88-1.20), while runs sharing the cores took up to 3x as long.
+# Runs with eps may stop sooner: for them this is an upper bound.
+OPENCV_NS_PER_PIXEL = 80.0  # once per run: colour features, float32 copy, compactness
+OPENCV_NS_PER_PASS = 3.3  # per pixel and labelling pass: centre sums, label bookkeeping
+OPENCV_NS_PER_DISTANCE = 4.3  # per pixel x centre x pass: one squared distance
+OPENCV_NS_PER_SEED = 9.7  # per pixel x centre x attempt: k-means++ seeding (3 trials)
 OPENCV_CONFIRM_SECONDS = 2.0  # above this an OpenCV run waits for a click
 OPENCV_MAX_SECONDS = 300.0  # above this it is refused: too long for a shared server
 
@@ -362,7 +370,9 @@ def custom_centres_ui(source: Source, loaded: Loaded, k: int) -> tuple[tuple[str
 def opencv_gate_ui(source: Source, loaded: Loaded, params: Params) -> Params:
     """Say what an OpenCV run will cost; big ones wait for a click.
 
-    Returns the parameters to run now: the kseg engine's while an OpenCV run waits.
+    Returns the parameters to run now: the kseg engine's while an OpenCV run waits or
+    is refused. Once it may run (small enough, or started) nothing is drawn here: the
+    page's caption then says cv2.kmeans made the image on show.
     """
     if params.engine != "opencv":
         return params
@@ -371,7 +381,8 @@ def opencv_gate_ui(source: Source, loaded: Loaded, params: Params) -> Params:
     cost = (
         f"cv2.kmeans works on all {loaded.hist.n_opaque:,} pixels: about {k_steps(params)} "
         f"passes of {params.k} distance computations each, up to about "
-        f"{format_seconds(seconds)} here."
+        f"{format_seconds(seconds)} here"
+        + (" (eps may stop it sooner)." if "eps" in params.criteria else ".")
     )
     if seconds > OPENCV_MAX_SECONDS:
         st.warning(
@@ -380,32 +391,54 @@ def opencv_gate_ui(source: Source, loaded: Loaded, params: Params) -> Params:
             icon=":material/hourglass_disabled:",
         )
         return fallback
-    if seconds <= OPENCV_CONFIRM_SECONDS:
-        return params
     key = (source.digest, params)
-    if st.session_state.get(Keys.OPENCV_OK) == key:
+    if seconds <= OPENCV_CONFIRM_SECONDS or st.session_state.get(Keys.OPENCV_OK) == key:
         return params
     st.warning(
-        f"{cost} The page shows the kseg engine's result until you start it; the page "
-        "cannot be used while it runs.",
+        f"kseg's result is on show; cv2.kmeans would take about {format_seconds(seconds)}. "
+        f"{cost} The page cannot be used while it runs.",
         icon=":material/hourglass_top:",
     )
-    if st.button(f"Run cv2.kmeans (about {format_seconds(seconds)})", key=Keys.RUN_OPENCV):
-        st.session_state[Keys.OPENCV_OK] = key
-        return params
+    # A callback, so the rerun it starts already knows: no box, no button, cv2's result.
+    st.button(
+        f"Run cv2.kmeans (about {format_seconds(seconds)})",
+        key=Keys.RUN_OPENCV,
+        on_click=_start_opencv,
+        args=(key,),
+    )
     return fallback
 
 
+def _start_opencv(key: tuple[str, Params]) -> None:
+    st.session_state[Keys.OPENCV_OK] = key
+
+
 def opencv_estimate(n_pixels: int, params: Params) -> float:
-    """Seconds cv2.kmeans may take for these parameters (an upper estimate)."""
-    return n_pixels * params.k * k_steps(params) * OPENCV_NS_PER_STEP * 1e-9
+    """Seconds cv2.kmeans may take for these parameters: its time when every attempt
+    uses all its updates (eps may stop it sooner)."""
+    attempts, passes = _attempts_passes(params)
+    seeding = OPENCV_NS_PER_SEED * params.k if params.init == "k-means++" else 0.0
+    per_attempt = passes * (OPENCV_NS_PER_PASS + OPENCV_NS_PER_DISTANCE * params.k) + seeding
+    return n_pixels * (OPENCV_NS_PER_PIXEL + attempts * per_attempt) * 1e-9
 
 
 def k_steps(params: Params) -> int:
-    """Attempts x most updates per attempt."""
-    updates = 100 if params.criteria == "eps" else max(params.max_iter, 1)
-    attempts = params.attempts if isinstance(params.init, str) else 1
-    return attempts * updates
+    """Labelling passes over every pixel: attempts x updates per attempt."""
+    attempts, passes = _attempts_passes(params)
+    return attempts * passes
+
+
+def _attempts_passes(params: Params) -> tuple[int, int]:
+    """cv2.kmeans's attempts and most labelling passes per attempt for `params`.
+
+    cv2.kmeans clamps a count criterion to 2..100 passes and makes eps alone 100;
+    fixed custom centres (max_iter 0) are one labelling pass, no cv2.kmeans at all.
+    """
+    custom = not isinstance(params.init, str)
+    if custom and params.max_iter == 0:
+        return 1, 1
+    passes = 100 if params.criteria == "eps" else min(max(params.max_iter, 2), 100)
+    return (1 if custom else params.attempts), passes
 
 
 @st.cache_resource(show_spinner=False)

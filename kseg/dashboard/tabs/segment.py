@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 import kseg
-from kseg.dashboard import compute
+from kseg.dashboard import compute, engines
 from kseg.dashboard.state import PREVIEW_SIDE, View
 from kseg.dashboard.text import big_number, format_seconds, percent, plain
 from kseg.dashboard.widgets import centres_ui, metrics_row, palette_ui, warnings_ui
@@ -69,6 +69,7 @@ def render(view: View) -> None:
         palette_ui(seg)
     with st.container(key="centres"):
         centres_ui(seg)
+    engines.render(view)
 
 
 def transparent_ui(hist: kseg.ColorHistogram) -> None:
