@@ -100,3 +100,27 @@ def test_bench_superpixels_quick_prints_every_method_with_quality():
     for row in rows:
         assert float(row[2]) > 0 and 0 < float(row[5]) <= 1 and 0 <= float(row[6]) < 1, row
     assert "kseg first call in a fresh process" in done.stdout
+
+
+def test_bench_opencv_estimate_quick_prints_estimates_beside_measured_times():
+    """bench_opencv_estimate.py --quick runs cv2.kmeans over its grid on one small sample and
+    prints, per run, the page's estimate beside the measured time, then the fitted model."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_opencv_estimate.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    header = _cells(next(line for line in lines if line.startswith("| image")))
+    assert header[-2:] == ["old / measured", "estimate / measured"]
+    rows = [_cells(line) for line in lines if line.startswith("| chelsea")]
+    assert len(rows) >= 8
+    for row in rows:
+        estimate, measured = float(row[8]), float(row[9])
+        assert estimate > 0 and measured > 0
+        # the estimate is printed to 0.01 s, the ratio from its unrounded value
+        assert abs(float(row[-1]) * measured - estimate) <= 0.006 + 0.01 * estimate, row
+    assert any(line.startswith("Fitted (least squares") for line in lines)
