@@ -923,10 +923,9 @@ def test_download_files_are_full_resolution_and_leave_the_cache_alone():
 def test_custom_centres_are_read_in_the_colour_space():
     rgb = quadrants()
     hist = kseg.ColorHistogram(rgb)
-    hexes = tuple("#{:02x}{:02x}{:02x}".format(*c) for c in QUAD_COLORS)
+    hexes = ["#{:02x}{:02x}{:02x}".format(*c) for c in QUAD_COLORS]
     for space in ("rgb", "lab", "hsv"):
-        init = compute.centres_in_space(hexes, space)
-        seg = kseg.segment(hist, 4, init=init, max_iter=0, color_space=space)
+        seg = kseg.segment(hist, 4, init=hexes, max_iter=0, color_space=space)
         assert sorted(map(tuple, seg.centers_rgb.tolist())) == sorted(QUAD_COLORS)
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Hashable
 import numpy as np
 
 import kseg
-from kseg import _spaces, export
+from kseg import export
 from kseg._histogram import preview_grid
 from kseg.dashboard import server
 from kseg.dashboard.state import (
@@ -235,12 +235,6 @@ def segment_options(params: Params) -> dict:
         "seed": params.seed,
         "engine": params.engine,
     }
-
-
-def centres_in_space(hexes: tuple[str, ...], color_space: str) -> np.ndarray:
-    """#rrggbb colours as centres in `color_space`, the way kseg.segment reads them."""
-    rgb = np.array([[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in hexes], np.uint8)
-    return _spaces.features_to_centers(_spaces.to_features(rgb, color_space), color_space)
 
 
 def comparable(params: Params) -> Params:
