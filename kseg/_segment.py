@@ -177,7 +177,10 @@ class Segmentation:
         wanted = np.atleast_1d(np.asarray(clusters, dtype=np.int64))
         bad = wanted[(wanted < 0) | (wanted >= self.k)]
         if bad.size:
-            raise ValueError(f"Cluster {int(bad[0])} does not exist; clusters are 0..{self.k - 1}.")
+            raise ValueError(
+                f"Cluster index {int(bad[0])} does not exist: indices are 0..{self.k - 1} "
+                f"(the clusters people read as 1..{self.k})."
+            )
         table = np.zeros(self.k + 1, dtype=bool)  # the extra entry is label -1 (transparent)
         table[wanted] = True
         return table[self.preview_labels(max_side, index=index)]
