@@ -578,7 +578,7 @@ def test_metrics_in_plain_words_with_the_raw_figures_in_their_help():
     assert big_number(seg.compactness) in error.help and "0 to 441" in error.help
     iterations = next(m for m in at.metric if m.label == "Iterations")
     assert seg.n_iter_total > seg.n_iter  # ten attempts, and the coarse summaries
-    assert iterations.value == f"{seg.n_iter} of {seg.n_iter_total:,}"
+    assert iterations.value == f"{seg.n_iter} ({seg.n_iter_total:,} in all)"
     assert f"{seg.n_iter_total:,} over 10 attempts" in iterations.help
     ok(at.radio(key="space").set_value("CIELAB").run())
     error = next(m for m in at.metric if m.label == "Mean colour error")

@@ -98,7 +98,7 @@ def iterations_value(seg: kseg.Segmentation) -> str:
         return "n/a"
     if seg.n_iter_total in (-1, seg.n_iter):  # not reported, or a single run
         return str(seg.n_iter)
-    return f"{seg.n_iter} of {seg.n_iter_total:,}"
+    return f"{seg.n_iter} ({seg.n_iter_total:,} in all)"
 
 
 def iterations_help(seg: kseg.Segmentation) -> str:
