@@ -25,6 +25,7 @@ from browser_support import (
     install_run_watcher,
     open_app,
     rerun_after,
+    wait_until_settled,
 )
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -72,8 +73,20 @@ def press(page: Any, key: str, keys: str, which: str = "") -> None:
 
 
 def open_tab(page: Any, name: str) -> None:
-    rerun_after(page, lambda: page.get_by_role("tab", name=name).click())
-    expect(page.get_by_role("tab", name=name)).to_have_attribute("aria-selected", "true")
+    """Open tab `name` and wait until its run has drawn it and the page has settled.
+
+    Not rerun_after: a quick run (the Downloads tab's), or one while the browser is busy
+    drawing a 3D chart in software, can start and end within one batch of the page's
+    updates, and the run watcher then sees no change of script state. A hidden tab is not
+    drawn, so the panel of a tab opened for the first time is empty until its run sends
+    something.
+    """
+    tab = page.get_by_role("tab", name=name)
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
+    panel = page.locator(f"[role='tabpanel'][aria-labelledby='{tab.get_attribute('id')}']")
+    expect(panel.locator("[data-testid='stElementContainer']").first).to_be_attached()
+    wait_until_settled(page, TIMEOUT)
 
 
 def click_pill(page: Any, key: str, label: str) -> None:
