@@ -119,6 +119,53 @@ def test_opens_on_a_sample_with_images_metrics_palette_and_3d_chart():
 def test_a_link_can_open_the_3d_view():
     at = start(query={"show_3d": "true", "k": "5"})
     assert len(centres(at)["marker"]["color"]) == 5
+    assert at.toggle(key="cloud").value is True and at.toggle(key="whole_cube").value is False
+
+
+def test_a_link_sets_the_segment_tab_settings():
+    query = {"show_3d": "TRUE", "cloud": "false", "whole_cube": "true", "compare_view": "Original"}
+    at = start(query=query)
+    assert at.session_state["show_3d"] is True
+    assert at.toggle(key="cloud").value is False
+    assert at.toggle(key="whole_cube").value is True
+    spec = json.loads(at.get_by_key("centers_3d").proto.spec)
+    assert [t["name"] for t in spec["data"]] == ["centres"]  # no cloud
+    assert spec["layout"]["scene"]["xaxis"]["range"] == [0, 255]  # the whole cube
+    assert at.button_group(key="compare_view").value == "Original"
+    assert at.container(key="pictures-original")
+    assert at.query_params["show_3d"] == "true"  # written as the page writes it
+
+
+def test_segment_tab_settings_stay_in_the_link_on_other_tabs():
+    """Only the open tab is drawn, and the 3D chart's toggles only while it is open: each
+    setting must outlive a visit elsewhere, in the link and on the way back."""
+    at = start()
+    ok(at.button_group(key="compare_view").set_value("Side by side").run())
+    at.session_state["show_3d"] = True  # the visitor opens the 3D chart
+    ok(at.run())
+    at.toggle(key="cloud").set_value(False)
+    ok(at.toggle(key="whole_cube").set_value(True).run())
+    settings = {"compare_view": "Side by side", "show_3d": "true", "cloud": "false",
+                "whole_cube": "true"}  # fmt: skip
+    assert {key: at.query_params.get(key) for key in settings} == settings
+    at.session_state["show_3d"] = False  # closed: its toggles stay in the link
+    ok(at.run())
+    assert "show_3d" not in at.query_params
+    assert at.query_params["cloud"] == "false" and at.query_params["whole_cube"] == "true"
+    at.session_state["show_3d"] = True
+    ok(at.run())
+    at.session_state["tab"] = "Compare"
+    ok(at.run())
+    assert {key: at.query_params.get(key) for key in settings} == settings
+    at.session_state["tab"] = "Segment"
+    ok(at.run())
+    assert at.button_group(key="compare_view").value == "Side by side"
+    assert at.session_state["show_3d"] is True
+    assert at.toggle(key="cloud").value is False and at.toggle(key="whole_cube").value is True
+    ok(at.button_group(key="compare_view").set_value("Segmented").run())
+    at.toggle(key="cloud").set_value(True)
+    ok(at.toggle(key="whole_cube").set_value(False).run())
+    assert not any(key in at.query_params for key in ["compare_view", "cloud", "whole_cube"])
 
 
 def test_tabs_are_segment_compare_isolate_downloads_superpixels():

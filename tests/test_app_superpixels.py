@@ -83,11 +83,24 @@ def test_the_number_of_superpixels_changes_the_region_count(coffee):
 
 
 def test_a_link_sets_the_superpixel_controls(coffee):
-    query = {"sp_segments": "200", "sp_compactness": "20.0", "sp_view": BOUNDARIES}
+    query = {
+        "sp_segments": "200",
+        "sp_compactness": "20.0",
+        "sp_view": BOUNDARIES,
+        "sp_show_3d": "true",
+        "sp_cloud": "false",
+        "sp_whole_cube": "true",
+    }
     at = start(query)
     assert at.slider(key="sp_segments").value == 200
     assert at.slider(key="sp_compactness").value == 20.0
     assert at.radio(key="sp_view").value == BOUNDARIES
+    assert at.session_state["sp_show_3d"] is True  # the 3D chart's expander is open
+    assert at.toggle(key="sp_cloud").value is False
+    assert at.toggle(key="sp_whole_cube").value is True
+    spec = json.loads(at.get_by_key("sp_centers_3d").proto.spec)
+    assert [t["name"] for t in spec["data"]] == ["centres"]  # no cloud
+    assert spec["layout"]["scene"]["xaxis"]["range"] == [0, 255]  # the whole cube
     regions = kseg.superpixels(coffee, 200, compactness=20.0)
     assert metric(at, "Regions") == str(regions.n_regions)
     expected = kseg.segment(coffee, 4, regions=regions)
@@ -96,14 +109,56 @@ def test_a_link_sets_the_superpixel_controls(coffee):
 
 @pytest.mark.parametrize(
     "query", [{"sp_segments": "abc"}, {"sp_segments": "99999"}, {"sp_compactness": "-1"},
-              {"sp_view": "nope"}], ids=lambda q: "&".join(f"{k}={v}" for k, v in q.items()),
+              {"sp_compactness": "nan"}, {"sp_view": "nope"}, {"sp_show_3d": "yes"}],
+    ids=lambda q: "&".join(f"{k}={v}" for k, v in q.items()),
 )  # fmt: skip
 def test_bad_superpixel_query_values_fall_back_to_defaults(query):
     at = start(query)
     assert at.slider(key="sp_segments").value == 400
     assert at.slider(key="sp_compactness").value == 10.0
     assert at.radio(key="sp_view").value == "Mean-colour fill"
+    assert not at.session_state["sp_show_3d"]
     assert not at.error
+
+
+def test_superpixel_settings_stay_in_the_link_on_other_tabs():
+    """Only the open tab is drawn: its settings must outlive a visit to another tab,
+    in the link and on the way back; a default setting leaves the link."""
+    at = start()
+    at.slider(key="sp_segments").set_value(200)
+    at.slider(key="sp_compactness").set_value(12.5)
+    ok(at.radio(key="sp_view").set_value(BOUNDARIES).run())
+    at.session_state["sp_show_3d"] = True  # the visitor opens the 3D chart
+    ok(at.run())
+    at.toggle(key="sp_cloud").set_value(False)
+    ok(at.toggle(key="sp_whole_cube").set_value(True).run())
+    settings = {
+        "sp_segments": "200",
+        "sp_compactness": "12.5",
+        "sp_view": BOUNDARIES,
+        "sp_show_3d": "true",
+        "sp_cloud": "false",
+        "sp_whole_cube": "true",
+    }
+    assert {key: at.query_params.get(key) for key in settings} == settings
+    at.session_state["tab"] = "Segment"
+    ok(at.run())
+    assert {key: at.query_params.get(key) for key in settings} == settings
+    at.session_state["tab"] = "Superpixels"
+    ok(at.run())
+    assert at.slider(key="sp_segments").value == 200
+    assert at.slider(key="sp_compactness").value == 12.5
+    assert at.radio(key="sp_view").value == BOUNDARIES
+    assert at.toggle(key="sp_cloud").value is False
+    assert at.toggle(key="sp_whole_cube").value is True
+    at.slider(key="sp_segments").set_value(400)
+    at.slider(key="sp_compactness").set_value(10.0)
+    ok(at.radio(key="sp_view").set_value("Mean-colour fill").run())
+    at.toggle(key="sp_cloud").set_value(True)
+    ok(at.toggle(key="sp_whole_cube").set_value(False).run())
+    at.session_state["sp_show_3d"] = False
+    ok(at.run())
+    assert not any(key in at.query_params for key in settings), at.query_params
 
 
 def test_the_view_switches_between_mean_colours_and_boundaries():

@@ -1,18 +1,24 @@
-"""Settings the page keeps in its URL itself, beside the widgets bound with bind="query-params".
+"""Settings the page keeps in its URL itself: every setting drawn inside a tab.
 
-Streamlit drops a bound widget's parameter from the URL whenever the widget is not drawn, and
-the page draws only the open tab: a bound widget of the Compare or Isolate tab would vanish
-from every link made on another tab and start over on each return to its tab. The settings
-here are written to ``st.query_params`` whenever their widget is drawn (``keep``) and stay in
-the URL while it is not; their widget starts from the URL whenever it is drawn anew.
+Streamlit drops a bound widget's (bind="query-params") parameter from the URL whenever the
+widget is not drawn, and the page draws only the open tab, and a 3D chart's toggles only
+while its expander is open: a bound widget there would vanish from every link made
+elsewhere and start over on each return. So no widget of a tab is bound: each setting is
+written to ``st.query_params`` whenever its widget is drawn (``keep``) and stays in the URL
+while it is not; its widget starts from the URL whenever it is drawn anew. Only the
+sidebar's widgets and the tabs themselves, always drawn, are bound.
 
-Their parameter names are their widget keys (``Keys``), like the bound widgets'. Clusters are
-written as the numbers people read, 1..k; several values repeat the parameter
-(``?compare_ks=3&compare_ks=8``); an empty choice is an empty value (``?isolate=``).
+Their parameter names are their widget keys (``Keys``), as when they were bound, so old
+links still work. Clusters are written as the numbers people read, 1..k; several values
+repeat the parameter (``?compare_ks=3&compare_ks=8``); an empty choice is an empty value
+(``?isolate=``); the rest are written as bound widgets wrote them: ``?show_3d=true``,
+``?sp_compactness=20``, ``?sp_view=Boundaries over the original``. A default value is left
+out of the URL.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import streamlit as st
@@ -45,9 +51,39 @@ def url_choice(key: str, options: Sequence[str]) -> str | None:
     return raw[0] if len(raw) == 1 and raw[0] in options else None
 
 
+def url_number(key: str, low: float, high: float, step: float) -> float | None:
+    """The URL's number for `key` within [low, high], on the grid low + n * step, else None.
+
+    A number between two steps goes to the nearer one (as a slider would show it).
+    """
+    raw = st.query_params.get_all(key)
+    try:
+        number = float(raw[0]) if len(raw) == 1 else math.nan
+    except ValueError:
+        return None
+    if not low <= number <= high:  # also refuses nan
+        return None
+    return min(high, low + round((number - low) / step) * step)
+
+
+def url_bool(key: str) -> bool | None:
+    """The URL's ``true`` or ``false`` for `key` (any case, as Streamlit writes them), else None."""
+    raw = [text.lower() for text in st.query_params.get_all(key)]
+    return {"true": True, "false": False}.get(raw[0]) if len(raw) == 1 else None
+
+
+def _text(value: object) -> str:
+    """`value` as the URL shows it, as Streamlit's bound widgets wrote it: true, 20, 12.5."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def keep(key: str, values: Sequence[object], default: Sequence[object]) -> None:
     """Write `values` to the URL as `key`; a default value leaves the URL without it."""
-    wanted = [] if list(values) == list(default) else [str(v) for v in values] or [""]
+    wanted = [] if list(values) == list(default) else [_text(v) for v in values] or [""]
     if st.query_params.get_all(key) == wanted:
         return  # writing the same again would still send the browser a message
     if wanted:

@@ -1,10 +1,11 @@
 """The page's state: its limits, the types its parts pass along, every session-state key.
 
 Widgets bound to the URL keep their value in a query parameter named like their key,
-so a key here is also part of every shared link: renaming one breaks old links. The
-settings of the tabs (compare_ks, elbow_ks, isolate, isolate_paint, isolate_dim and the
-"sp_" ones) and k are kept in the URL by the page itself (kseg.dashboard.links), under
-their key too.
+so a key here is also part of every shared link: renaming one breaks old links. k and
+every setting inside a tab (the 3D chart's show_3d, cloud and whole_cube, compare_view,
+compare_ks, elbow_ks, isolate, isolate_paint, isolate_dim, sp_segments, sp_compactness,
+sp_view, and the "sp_" copies of the 3D chart's and isolate's) are kept in the URL by the
+page itself (kseg.dashboard.links), under their key too.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ SUPERPIXEL_SIDE = 1600
 # ... and are shown at most this wide: under Streamlit's 1460 px, above which it would
 # decode and resize every picture again on each run.
 SP_DISPLAY_SIDE = 1440
-SEGMENTS_MIN, SEGMENTS_MAX, SEGMENTS_DEFAULT = 50, 2000, 400
+SEGMENTS_MIN, SEGMENTS_MAX, SEGMENTS_DEFAULT, SEGMENTS_STEP = 50, 2000, 400, 10
 SP_COMPACTNESS_MIN, SP_COMPACTNESS_MAX, SP_COMPACTNESS_DEFAULT = 1.0, 40.0, 10.0
+SP_COMPACTNESS_STEP = 0.5
 SP_VIEWS = ["Mean-colour fill", "Boundaries over the original"]
 
 INITS = ["k-means++", "random", "custom"]
@@ -79,8 +81,10 @@ class Keys:
     RUN_OPENCV = "run_opencv"
     # Tabs and their widgets (tabs that repeat a part prefix its keys, e.g. "sp_")
     TAB = "tab"
-    SHOW_3D = "show_3d"
+    COMPARE_VIEW = "compare_view"  # the Segment tab's picture on a phone
+    SHOW_3D = "show_3d"  # the 3D chart's expander is open
     CLOUD = "cloud"
+    WHOLE_CUBE = "whole_cube"
     CENTERS_3D = "centers_3d"
     PALETTE_TABLE = "palette_table"
     COMPARE_KS = "compare_ks"

@@ -87,25 +87,39 @@ def centres_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
     change: on every change of k. Where the browser renders WebGL in software
     that costs more than the rest of the page together, so it is opt-in.
     """
+    show_key = key_prefix + Keys.SHOW_3D
+    cloud_key = key_prefix + Keys.CLOUD
+    cube_key = key_prefix + Keys.WHOLE_CUBE
+    # Not bound to the URL (see links): the expander starts from it through session state,
+    # as `expanded` would make a new widget of it whenever it changed (it is part of the
+    # expander's identity).
+    if show_key not in st.session_state:
+        st.session_state[show_key] = bool(links.url_bool(show_key))
     expander = st.expander(
         "Cluster centres in 3D (the RGB cube)",
         icon=":material/3d_rotation:",
-        key=key_prefix + Keys.SHOW_3D,
-        bind="query-params",
+        key=show_key,
+        on_change="rerun",
     )
+    links.keep(show_key, [bool(expander.open)], [False])
     if not expander.open:
-        return
+        return  # the toggles' settings stay in the URL as they were
     with expander:
         left, right = st.columns(2)
         cloud = left.toggle(
-            f"Show {CLOUD_POINTS:,} sampled pixels", value=True, key=key_prefix + Keys.CLOUD
+            f"Show {CLOUD_POINTS:,} sampled pixels",
+            value=links.url_bool(cloud_key) is not False,
+            key=cloud_key,
         )
         cube = right.toggle(
             "Show the whole cube",
-            key=key_prefix + "whole_cube",
+            value=bool(links.url_bool(cube_key)),
+            key=cube_key,
             help="Axes from 0 to 255. Off, they span the colours drawn, so close centres "
             "stand apart.",
         )
+        links.keep(cloud_key, [cloud], [True])
+        links.keep(cube_key, [cube], [False])
         figure = charts.centers_3d(seg, cloud=CLOUD_POINTS if cloud else 0, seed=0, whole_cube=cube)
         st.plotly_chart(figure, key=key_prefix + Keys.CENTERS_3D, config={"displaylogo": False})
         space = {"lab": "CIELAB", "hsv": "HSV"}.get(seg.color_space)

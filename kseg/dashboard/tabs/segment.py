@@ -10,13 +10,13 @@ from __future__ import annotations
 import streamlit as st
 
 import kseg
-from kseg.dashboard import compute, engines
-from kseg.dashboard.state import PREVIEW_SIDE, View
+from kseg.dashboard import compute, engines, links
+from kseg.dashboard.state import PREVIEW_SIDE, Keys, View
 from kseg.dashboard.text import big_number, format_seconds, percent, plain
 from kseg.dashboard.widgets import centres_ui, metrics_row, palette_ui, warnings_ui
 
 COMPARE_VIEWS = {"Segmented": "segmented", "Original": "original", "Side by side": "side"}
-COMPARE_KEY = "compare_view"
+COMPARE_DEFAULT = "Segmented"
 
 ERROR_UNITS = {
     "rgb": "RGB distance (0 to 441)",
@@ -30,12 +30,13 @@ def render(view: View) -> None:
     shown = st.segmented_control(
         "Show",
         list(COMPARE_VIEWS),
-        default="Segmented",
+        default=links.url_choice(Keys.COMPARE_VIEW, list(COMPARE_VIEWS)) or COMPARE_DEFAULT,
         required=True,
-        key=COMPARE_KEY,
+        key=Keys.COMPARE_VIEW,
         label_visibility="collapsed",
         help="Compare the result with the photo in place.",
     )
+    links.keep(Keys.COMPARE_VIEW, [shown or COMPARE_DEFAULT], [COMPARE_DEFAULT])
     with st.container(key=f"pictures-{COMPARE_VIEWS.get(shown, 'segmented')}"):
         left, right = st.columns(2)
         with left.container(key="original"):

@@ -5,15 +5,17 @@ from __future__ import annotations
 import streamlit as st
 
 import kseg
-from kseg.dashboard import compute, server
+from kseg.dashboard import compute, links, server
 from kseg.dashboard.state import (
     ENGINES,
     SEGMENTS_DEFAULT,
     SEGMENTS_MAX,
     SEGMENTS_MIN,
+    SEGMENTS_STEP,
     SP_COMPACTNESS_DEFAULT,
     SP_COMPACTNESS_MAX,
     SP_COMPACTNESS_MIN,
+    SP_COMPACTNESS_STEP,
     SP_VIEWS,
     SUPERPIXEL_SIDE,
     Keys,
@@ -120,31 +122,42 @@ def render(view: View) -> None:
 
 
 def superpixel_controls_ui() -> tuple[SuperpixelParams, bool]:
-    """The superpixel settings, kept in the page's URL like the sidebar's.
+    """The superpixel settings, kept in the page's URL (see links).
 
     Returns the parameters and whether to fill regions with their mean colour.
     """
+    from_url = links.url_number(Keys.SP_SEGMENTS, SEGMENTS_MIN, SEGMENTS_MAX, SEGMENTS_STEP)
+    compactness_url = links.url_number(
+        Keys.SP_COMPACTNESS, SP_COMPACTNESS_MIN, SP_COMPACTNESS_MAX, SP_COMPACTNESS_STEP
+    )
     left, middle, right = st.columns(3)
     n_segments = left.slider(
         "Number of superpixels",
         SEGMENTS_MIN,
         SEGMENTS_MAX,
-        SEGMENTS_DEFAULT,
-        step=10,
+        SEGMENTS_DEFAULT if from_url is None else int(from_url),
+        step=SEGMENTS_STEP,
         key=Keys.SP_SEGMENTS,
-        bind="query-params",
         help="How many regions SLIC aims for; the number found is close to it.",
     )
     compactness = middle.slider(
         "Superpixel compactness",
         SP_COMPACTNESS_MIN,
         SP_COMPACTNESS_MAX,
-        SP_COMPACTNESS_DEFAULT,
-        step=0.5,
+        SP_COMPACTNESS_DEFAULT if compactness_url is None else float(compactness_url),
+        step=SP_COMPACTNESS_STEP,
         key=Keys.SP_COMPACTNESS,
-        bind="query-params",
         help="Higher gives squarer, more regular regions; lower follows colour edges more closely.",
     )
-    shown = right.radio("Show", SP_VIEWS, key=Keys.SP_VIEW, bind="query-params", horizontal=True)
+    shown = right.radio(
+        "Show",
+        SP_VIEWS,
+        index=SP_VIEWS.index(links.url_choice(Keys.SP_VIEW, SP_VIEWS) or SP_VIEWS[0]),
+        key=Keys.SP_VIEW,
+        horizontal=True,
+    )
+    links.keep(Keys.SP_SEGMENTS, [int(n_segments)], [SEGMENTS_DEFAULT])
+    links.keep(Keys.SP_COMPACTNESS, [float(compactness)], [SP_COMPACTNESS_DEFAULT])
+    links.keep(Keys.SP_VIEW, [shown], [SP_VIEWS[0]])
     params = SuperpixelParams(int(n_segments), float(compactness), SUPERPIXEL_SIDE)
     return params, shown == SP_VIEWS[0]
