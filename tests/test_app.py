@@ -878,10 +878,10 @@ def test_k_is_in_the_link_even_at_its_lowest_and_four_without_one():
 def test_isolate_shows_the_chosen_clusters_and_offers_the_mask(prefix):
     tab = "Superpixels" if prefix else "Isolate"
     at = start(tab=tab, sample="retina")
-    assert at.multiselect(key=f"{prefix}isolate").value == [0]
+    assert at.container(key=f"{prefix}isolate").multiselect[0].value == [0]
     assert len(at.container(key=f"{prefix}isolated").image) == 1
     assert at.download_button(key=f"{prefix}dl_mask")
-    ok(at.multiselect(key=f"{prefix}isolate").set_value([2, 1]).run())
+    ok(at.container(key=f"{prefix}isolate").multiselect[0].set_value([2, 1]).run())
     assert "Clusters 2, 3" in at.container(key=f"{prefix}isolated").image[0].captions[0]
     ok(at.radio(key=f"{prefix}isolate_paint").set_value("the cluster colour").run())
     ok(at.slider(key=f"{prefix}isolate_dim").set_value(0).run())
@@ -889,7 +889,7 @@ def test_isolate_shows_the_chosen_clusters_and_offers_the_mask(prefix):
     assert at.query_params[f"{prefix}isolate"] == ["2", "3"]
     assert at.query_params[f"{prefix}isolate_paint"] == "the cluster colour"
     assert at.query_params[f"{prefix}isolate_dim"] == "0"
-    ok(at.multiselect(key=f"{prefix}isolate").set_value([]).run())
+    ok(at.container(key=f"{prefix}isolate").multiselect[0].set_value([]).run())
     assert at.info and not any(c.key == f"{prefix}isolated" for c in at.container)
     assert at.query_params[f"{prefix}isolate"] == ""
     ok(at.slider(key="k").set_value(2).run())  # fewer clusters than chosen before: no error
@@ -906,13 +906,13 @@ def test_isolate_settings_come_from_the_link_for_the_same_image(prefix):
         f"{prefix}isolate_dim": "5",
     }
     at = start(query=query)
-    assert at.multiselect(key=f"{prefix}isolate").value == [2, 1]
+    assert at.container(key=f"{prefix}isolate").multiselect[0].value == [2, 1]
     assert "Clusters 2, 3" in at.container(key=f"{prefix}isolated").image[0].captions[0]
     assert at.radio(key=f"{prefix}isolate_paint").value == "the cluster colour"
     assert at.slider(key=f"{prefix}isolate_dim").value == 5
     # A new image starts its clusters afresh, in the page and in the link.
     ok(at.selectbox(key="sample").set_value("coffee").run())
-    assert at.multiselect(key=f"{prefix}isolate").value == [0]
+    assert at.container(key=f"{prefix}isolate").multiselect[0].value == [0]
     assert f"{prefix}isolate" not in at.query_params
     assert at.radio(key=f"{prefix}isolate_paint").value == "the cluster colour"
 
@@ -920,13 +920,13 @@ def test_isolate_settings_come_from_the_link_for_the_same_image(prefix):
 def test_tab_settings_stay_in_the_link_on_other_tabs():
     """Only the open tab is drawn: its settings must outlive a visit to another tab."""
     at = start(tab="Isolate", sample="retina")
-    ok(at.multiselect(key="isolate").set_value([1, 2]).run())
+    ok(at.container(key="isolate").multiselect[0].set_value([1, 2]).run())
     at.session_state["tab"] = "Segment"
     ok(at.run())
     assert at.query_params["isolate"] == ["2", "3"]
     at.session_state["tab"] = "Isolate"
     ok(at.run())
-    assert at.multiselect(key="isolate").value == [1, 2]
+    assert at.container(key="isolate").multiselect[0].value == [1, 2]
 
 
 def test_downloads_are_all_offered():
@@ -1003,3 +1003,22 @@ def test_plain_text_cannot_format(text):
 )  # fmt: skip
 def test_big_numbers_are_short(value, shown):
     assert big_number(value) == shown
+
+
+def test_isolate_choices_follow_a_new_result_with_its_own_labels():
+    """Regression: the clusters' choice was kept as its option labels ("1: #a03a18
+    (35.2 %)"), so after a change of k the chosen chips showed the old result's colours
+    and shares, and a quick series of changes could drop the choice altogether."""
+    at = start(tab="Isolate", sample="coffee")
+    ok(at.container(key="isolate").multiselect[0].set_value([0, 2]).run())
+    at.slider(key="k").set_value(6)
+    ok(at.run())
+    seg = kseg.segment(kseg.load_image(sample_path("coffee")), 6, attempts=10, max_iter=20)
+    chooser = at.container(key="isolate").multiselect[0]
+    assert chooser.value == [0, 2]  # the same cluster numbers, 1 and 3 ...
+    entries = seg.palette()
+    assert chooser.options == [  # ... offered with this result's colours and shares
+        f"{e.index + 1}: {e.hex} ({e.share * 100:.1f} %)" for e in entries
+    ]
+    assert at.query_params["isolate"] == ["1", "3"]
+    assert "Clusters 1, 3" in at.container(key="isolated").image[0].captions[0]

@@ -219,9 +219,9 @@ def test_the_downloads_are_offered_lazily():
 
 def test_isolate_and_the_lazy_3d_chart_show_the_regions_clusters():
     at = start({"sample": "retina"})
-    assert at.multiselect(key="sp_isolate").value == [0]
+    assert at.container(key="sp_isolate").multiselect[0].value == [0]
     assert len(at.container(key="sp_isolated").image) == 1
-    ok(at.multiselect(key="sp_isolate").set_value([1, 2]).run())
+    ok(at.container(key="sp_isolate").multiselect[0].set_value([1, 2]).run())
     assert "Clusters 2, 3" in shown(at, "sp_isolated")[0]
     assert not at.get("plotly_chart")  # drawn only once its expander is opened
     at.session_state["sp_show_3d"] = True

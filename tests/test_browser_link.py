@@ -172,9 +172,6 @@ def test_a_link_brings_back_every_setting(server: StreamlitServer, browser: Any)
     expect(isolated_caption(page, "")).to_contain_text("Clusters 2, 3:")
 
     open_tab(page, "Superpixels")
-    # First the superpixels: a new result renames the clusters' options ("1: #hex (share)"),
-    # and the isolate choice does not survive that today (cluster 1, chosen by default, is
-    # dropped), so the clusters are chosen after it.
     press(page, "sp_segments", "ArrowRight")
     assert thumbs(page, "sp_segments") == ["410"]
     rerun_after(
@@ -242,3 +239,38 @@ def test_a_link_brings_back_every_setting(server: StreamlitServer, browser: Any)
         "tab": ["Superpixels"],
     }
     page.context.close()
+
+
+def chip_labels(page: Any, key: str) -> list[str]:
+    return page.locator(f".st-key-{key} [data-tag]").evaluate_all(
+        "(tags) => tags.map((t) => t.getAttribute('aria-label'))"
+    )
+
+
+def test_isolate_choices_follow_each_new_result(server: StreamlitServer, browser: Any) -> None:
+    """Regression: the chosen clusters' chips kept the old result's colours and shares
+    after k changed, and a quick series of superpixel changes emptied the choice."""
+    import kseg
+    from kseg.samples import sample_path
+
+    page = fresh_page(browser)
+    open_app(page, f"{server.url}/?tab=Isolate&k=4", FIRST_OPEN_TIMEOUT)
+    add_cluster(page, "isolate", 3)
+    press(page, "k", "ArrowRight")
+    expect(page.locator(".st-key-k [data-testid='stSliderThumbValue']")).to_have_text("5")
+    expect(isolated_caption(page, "")).to_contain_text("Clusters 1, 3:")
+    seg = kseg.segment(kseg.load_image(sample_path("coffee")), 5, attempts=10, max_iter=20)
+    entries = seg.palette()
+    want = [f"{n}: {entries[n - 1].hex} ({entries[n - 1].share * 100:.1f} %)" for n in (1, 3)]
+    assert chip_labels(page, "isolate") == want
+
+    open_tab(page, "Superpixels")
+    for _ in range(4):  # one key press after another, without waiting for each result
+        slider_input(page, "sp_segments").press("ArrowRight")
+    rerun_after(page, lambda: slider_input(page, "sp_segments").press("ArrowRight"))
+    wait_until_settled(page, TIMEOUT)
+    assert thumbs(page, "sp_segments") == ["450"]
+    assert chosen_clusters(page, "sp_isolate") == [1]
+    expect(isolated_caption(page, "sp_")).to_contain_text("Cluster 1:")
+    assert "sp_isolate" not in parse_qs(urlsplit(page.url).query, keep_blank_values=True)
+    assert_no_exception(page)

@@ -125,9 +125,13 @@ class Keys:
 
     @classmethod
     def per_image(cls) -> list[str]:
-        """Keys whose values belong to one image: a new image starts them afresh."""
+        """Keys whose values belong to one image: a new image starts them afresh.
+
+        (The isolate choices need no entry: their widgets are keyed by the result's
+        palette, and start from the URL, which ``per_image_in_url`` clears.)
+        """
         centres = [cls.centre(i) for i in range(1, K_MAX + 1)]
-        return [*centres, cls.ISOLATE, cls.SP_PREFIX + cls.ISOLATE, cls.OPENCV_OK]
+        return [*centres, cls.OPENCV_OK]
 
     @classmethod
     def per_image_in_url(cls) -> list[str]:

@@ -3,6 +3,7 @@ downloads. Tabs that repeat a part pass a ``key_prefix`` so its widgets keep apa
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import numpy as np
@@ -183,14 +184,20 @@ def isolate_controls_ui(
     paint_key = key_prefix + Keys.ISOLATE_PAINT
     dim_key = key_prefix + Keys.ISOLATE_DIM
     numbers = links.url_ints(key, 1, seg.k)
-    chosen = st.multiselect(
-        "Clusters to isolate",
-        [e.index for e in entries],
-        default=[0] if numbers is None else [n - 1 for n in numbers],
-        format_func=lambda i: f"{i + 1}: {entries[i].hex} ({percent(entries[i].share)})",
-        key=key,
-        help="For a region of interest, e.g. the vessels of the retina sample.",
-    )
+    labels = [f"{e.index + 1}: {e.hex} ({percent(e.share)})" for e in entries]
+    # Streamlit keeps a multiselect's choice as its option labels, and these labels change
+    # with every new result: a widget of its own per set of labels starts afresh from the
+    # URL's cluster numbers instead of showing (or silently dropping) stale labels.
+    tag = hashlib.blake2s("|".join(labels).encode(), digest_size=4).hexdigest()
+    with st.container(key=key):
+        chosen = st.multiselect(
+            "Clusters to isolate",
+            [e.index for e in entries],
+            default=[0] if numbers is None else [n - 1 for n in numbers],
+            format_func=labels.__getitem__,
+            key=f"{key}-{tag}",
+            help="For a region of interest, e.g. the vessels of the retina sample.",
+        )
     left, right = st.columns(2)
     paint = left.radio(
         "Show the chosen clusters in",
