@@ -168,6 +168,42 @@ def test_custom_init_has_one_picker_per_cluster_from_the_photos_colours():
     assert len(palette_hexes(at)) == 6
 
 
+def test_custom_pickers_read_1_to_k_in_order_on_any_screen():
+    """Regression (issue 10): four st.columns stacked one after another on a phone, so nine
+    pickers read 1, 5, 9, 2, 6, 3, 7, 4, 8. They now sit in one wrapping row, in order."""
+    at = start(query={"init": "custom", "k": "9"})
+    row = at.get_by_key("centre_pickers")
+    labels = [p.label for p in at.color_picker]
+    assert labels == [str(i) for i in range(1, 10)]
+    assert [p.label for p in row.color_picker] == labels
+
+
+def test_fixed_colours_disable_what_has_no_effect_and_say_why():
+    """Regression (issue 10): with "Keep these colours fixed" (max_iter 0) attempts, stop
+    criteria, eps, max_iter and seed stayed enabled though they do nothing."""
+    at = start(query={"init": "custom", "max_iter": "30", "seed": "5"})
+    controls = ("attempts", "eps", "max_iter", "seed")
+    assert [c for c in controls if at.number_input(key=c).disabled] == ["attempts"]
+    assert any(c.value.startswith("Starting colours") for c in at.sidebar.caption)
+    ok(at.checkbox(key="fixed").set_value(True).run())
+    assert all(at.number_input(key=c).disabled for c in controls)
+    assert at.radio(key="criteria").disabled
+    texts = [c.value for c in at.sidebar.caption]
+    assert "Colours, one per cluster." in texts
+    assert not any(t.startswith("Starting colours") for t in texts)
+    assert any(
+        t.startswith("With fixed colours every pixel goes to the nearest of them: no "
+                     "attempts, updates or seed") for t in texts
+    )  # fmt: skip
+    assert metric(at, "Iterations") == "0"
+    # Their values are kept: unticking brings them back.
+    ok(at.checkbox(key="fixed").set_value(False).run())
+    assert [c for c in controls if at.number_input(key=c).disabled] == ["attempts"]
+    assert not at.radio(key="criteria").disabled
+    assert (at.number_input(key="max_iter").value, at.number_input(key="seed").value) == (30, 5)
+    assert cli(at)["--max-iter"] == "30"
+
+
 def test_custom_centres_kept_fixed_become_the_palette():
     at = start(query={"init": "custom"})
     chosen = ["#000000", "#ffffff", "#8b4513", "#d2b48c"]

@@ -37,6 +37,7 @@ from kseg.dashboard.text import format_seconds, plain
 from kseg.samples import SAMPLES
 
 LOG = logging.getLogger("kseg.app")
+PICKER_WIDTH = 48  # px: a colour picker under its number; four to a row in the sidebar
 SAMPLES_BY_NAME = {s.name: s for s in SAMPLES}
 # What cv2.kmeans costs through kseg's opencv engine, in nanoseconds, on a shared 2-core
 # machine: a least-squares fit (relative error) to the medians of 3 runs of 55 settings
@@ -266,7 +267,7 @@ def controls_ui(source: Source, loaded: Loaded) -> Params:
             10,
             key=Keys.ATTEMPTS,
             bind="query-params",
-            disabled=init not in ("k-means++", "random"),
+            disabled=fixed or init not in ("k-means++", "random"),
             help="Independent starts; the most compact result wins. Custom centres start once.",
         )
         criteria = st.radio(
@@ -275,6 +276,7 @@ def controls_ui(source: Source, loaded: Loaded) -> Params:
             key=Keys.CRITERIA,
             bind="query-params",
             captions=CRITERIA_CAPTIONS,
+            disabled=fixed,
         )
         left, right = st.columns(2)
         eps = left.number_input(
@@ -286,7 +288,7 @@ def controls_ui(source: Source, loaded: Loaded) -> Params:
             format="%.3f",
             key=Keys.EPS,
             bind="query-params",
-            disabled=criteria == "max_iter",
+            disabled=fixed or criteria == "max_iter",
             help="Stop once no centre moves more than this (in the colour space's units).",
         )
         max_iter = right.number_input(
@@ -296,7 +298,7 @@ def controls_ui(source: Source, loaded: Loaded) -> Params:
             20,
             key=Keys.MAX_ITER,
             bind="query-params",
-            disabled=criteria == "eps",
+            disabled=fixed or criteria == "eps",
             help="Most centre updates per attempt.",
         )
         space = st.radio(
@@ -313,6 +315,7 @@ def controls_ui(source: Source, loaded: Loaded) -> Params:
             0,
             key=Keys.SEED,
             bind="query-params",
+            disabled=fixed,
             help="Seeds the random starts: the same seed gives the same result.",
         )
         engine = st.radio(
@@ -343,20 +346,26 @@ def controls_ui(source: Source, loaded: Loaded) -> Params:
 
 
 def custom_centres_ui(source: Source, loaded: Loaded, k: int) -> tuple[tuple[str, ...], bool]:
-    """One colour picker per cluster, starting from the photo's colours; and "keep fixed"."""
+    """One colour picker per cluster, starting from the photo's colours; and "keep fixed".
+
+    The pickers sit in a row that wraps, so they read 1..k on any screen (columns stack
+    one after another on a phone: 1, 5, 9, 2, ...). Kept fixed, the settings below that
+    then do nothing are disabled (controls_ui), keeping their values for later.
+    """
     defaults = compute.default_centres(source.digest, k, loaded.hist)
-    st.caption("Starting colours for clusters 1 to k (they start from the photo's own colours).")
-    columns = st.columns(4)
+    caption = st.empty()  # says what the colours are, once the checkbox is read
     colours = []
-    for i in range(k):
-        colours.append(
-            columns[i % 4].color_picker(
-                f"{i + 1}",  # "Centre 1" wrapped in a quarter of the sidebar
-                defaults[i],
-                key=Keys.centre(i + 1),
-                bind="query-params",
+    with st.container(horizontal=True, wrap=True, key="centre_pickers"):
+        for i in range(k):
+            colours.append(
+                st.color_picker(
+                    f"{i + 1}",
+                    defaults[i],
+                    key=Keys.centre(i + 1),
+                    bind="query-params",
+                    width=PICKER_WIDTH,
+                )
             )
-        )
     fixed = st.checkbox(
         "Keep these colours fixed",
         key=Keys.FIXED,
@@ -364,6 +373,16 @@ def custom_centres_ui(source: Source, loaded: Loaded, k: int) -> tuple[tuple[str
         help="Map every pixel to the nearest of these colours without moving them "
         "(max_iter = 0): apply a palette as it is.",
     )
+    if fixed:
+        caption.caption("Colours, one per cluster.")
+        st.caption(
+            "With fixed colours every pixel goes to the nearest of them: no attempts, "
+            "updates or seed, so those settings are off (max_iter 0 is used)."
+        )
+    else:
+        caption.caption(
+            "Starting colours for clusters 1 to k (they start from the photo's own colours)."
+        )
     return tuple(c.lower() for c in colours), fixed
 
 
