@@ -7,6 +7,7 @@ with, and ``opencv_gate_ui`` what may run now when the OpenCV engine is asked fo
 from __future__ import annotations
 
 import logging
+import re
 
 import streamlit as st
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
@@ -27,7 +28,6 @@ from kseg.dashboard.state import (
     SPACE_CAPTIONS,
     SPACES,
     THUMB_SIDE,
-    UPLOAD_TYPES,
     Keys,
     Loaded,
     Params,
@@ -57,10 +57,9 @@ OPENCV_MAX_SECONDS = 300.0  # above this it is refused: too long for a shared se
 # The uploader hands each file over and is then replaced by an empty one (a new key), so
 # it never lists a file: a refused file cannot pile up, and replacing a photo never
 # passes through an empty uploader that would look like "photo removed".
-# The browser lets these through too, so kseg can say what they are (Streamlit refuses
-# other names in the browser, with its own message, before they are sent). The uploader
-# then lists them among its types, so its label names the kinds kseg reads.
-ACCEPTED_TYPES = [*UPLOAD_TYPES, "svg", "heic", "heif"]
+# It takes files of any name (type=None): its drop zone then lists no kinds, and kseg,
+# which decides the format from the content, says what a file it cannot read is (SVG,
+# HEIC, PDF, ...). A list of types would be shown in the drop zone, refused names and all.
 HEIC_ADVICE = (
     "HEIC photos from iPhones: choose 'Most compatible' in the camera settings "
     "(Settings > Camera > Formats) or export the photo as JPEG."
@@ -80,16 +79,19 @@ def image_ui() -> Source:
         key = _uploader_key()
         st.file_uploader(
             "Upload a photo (JPEG, PNG, WebP, BMP, TIFF or GIF)",
-            type=ACCEPTED_TYPES,
+            type=None,
             key=key,
             on_change=_take_upload,
             args=(key,),
             help=f"Up to {MAX_PIXELS // 1_000_000} megapixels. Your photo is kept on the "
-            "server only while this page is open. SVG and HEIC files are not read. " + HEIC_ADVICE,
+            "server only while this page is open. Other kinds (SVG, HEIC, PDF, ...) are not "
+            "read. " + HEIC_ADVICE,
         )
         taken = state.pop(Keys.UPLOAD_TAKEN, None)
         if taken is not None:
             _read_upload(*taken)
+        # Said once, in the run that read the file: the next change of any setting drops it.
+        refused = state.pop(Keys.UPLOAD_ERROR, None)
         notice = st.container()  # filled below, once the sample's name is known
         name = st.selectbox(
             "Or a sample photo",
@@ -101,7 +103,7 @@ def image_ui() -> Source:
         sample = SAMPLES_BY_NAME[name]
         st.caption(f"{sample.title}. Photo: {sample.credit}, {sample.licence}.")
         with notice:
-            _upload_notice(state.get(Keys.SOURCE), name)
+            _upload_notice(refused, state.get(Keys.SOURCE), name)
         gallery_ui()
 
     source = state.get(Keys.SOURCE) or sample_source(name)
@@ -111,17 +113,27 @@ def image_ui() -> Source:
     return source
 
 
-def _upload_notice(current: Source | None, sample_name: str) -> None:
-    """Why the last file could not be used, and which photo is on show."""
-    error = st.session_state.get(Keys.UPLOAD_ERROR)
-    if error:
+def _upload_notice(
+    refused: tuple[str, str] | None, current: Source | None, sample_name: str
+) -> None:
+    """Why the file just uploaded could not be used, and which photo is on show.
+
+    `refused` is (the file's name made safe, kseg's message), or None.
+    """
+    if refused is not None:
+        file_name, upload_error = refused
         shown = "your photo" if current is not None else f"the {sample_name} sample"
         st.error(
-            f"That file could not be used. {plain(error)}\n\nThe page still shows {shown}.",
+            f"{plain(file_name)} could not be used: {plain(upload_error)}\n\n"
+            f"The page still shows {shown}.",
             icon=":material/error:",
         )
     if current is not None:
-        st.caption(f"On show: your photo, **{plain(current.cli_name)}**.")
+        # The name made safe, as the downloads take it: say so, or it looks like a typo.
+        st.caption(
+            f"On show: your photo, **{plain(current.cli_name)}** "
+            "(named as the downloads will be)."
+        )
         st.button(
             f"Remove your photo and show the {sample_name} sample",
             key=Keys.SHOW_SAMPLE,
@@ -167,13 +179,26 @@ def _read_upload(file_name: str, data: bytes) -> None:
         with st.spinner("Reading your photo..."):
             compute.load(candidate.digest, candidate.data)
     except kseg.ImageError as err:
-        state[Keys.UPLOAD_ERROR] = str(err)
+        state[Keys.UPLOAD_ERROR] = (safe_file_name(file_name), str(err))
     except Exception:  # a bug or a lack of memory: the visitor still keeps their page
         LOG.exception("Unexpected failure reading an upload")
-        state[Keys.UPLOAD_ERROR] = "Reading it failed unexpectedly; try another file."
+        state[Keys.UPLOAD_ERROR] = (
+            safe_file_name(file_name),
+            "reading it failed unexpectedly; try another file.",
+        )
     else:
-        state[Keys.UPLOAD_ERROR] = None
         state[Keys.SOURCE] = candidate
+
+
+def safe_file_name(file_name: str) -> str:
+    """An upload's name made safe as Source does, keeping its own extension (letters and
+    digits only): "Holiday (1).svg" -> "Holiday-1.svg", to say which file was refused."""
+    base = re.split(r"[/\\]", str(file_name))[-1]
+    stem, dot, extension = base.rpartition(".")
+    if not dot:
+        stem, extension = base, ""
+    extension = re.sub(r"[^a-z0-9]", "", extension.lower())[:8]
+    return Source.safe_stem(stem) + (f".{extension}" if extension else "")
 
 
 def gallery_ui() -> None:
@@ -214,7 +239,6 @@ def describe_source(source: Source, image: kseg.Image) -> None:
 
 def _prefer_sample() -> None:
     st.session_state[Keys.SOURCE] = None
-    st.session_state[Keys.UPLOAD_ERROR] = None
 
 
 def _use_sample(name: str) -> None:
