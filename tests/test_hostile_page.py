@@ -100,7 +100,7 @@ def test_page_shows_the_result_or_a_clear_error_and_stays_usable(c: Case, visito
     assert at.slider(key="k").value == PAGE_K
     assert at.radio(key="space").value == PAGE_SPACE
     text = page_text(at)
-    # The file's name appears only made safe (in "On show: your photo, ..."), if at all.
+    # The file's name appears only made safe ("On show: your photo, ...", an error), if at all.
     safe = Source.upload(name, "", b"").cli_name
     assert name == safe or name not in text
     assert CANARY not in text
