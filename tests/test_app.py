@@ -215,6 +215,42 @@ def test_custom_init_has_one_picker_per_cluster_from_the_photos_colours():
     assert len(palette_hexes(at)) == 6
 
 
+def test_custom_pickers_read_1_to_k_in_order_on_any_screen():
+    """Regression (issue 10): four st.columns stacked one after another on a phone, so nine
+    pickers read 1, 5, 9, 2, 6, 3, 7, 4, 8. They now sit in one wrapping row, in order."""
+    at = start(query={"init": "custom", "k": "9"})
+    row = at.get_by_key("centre_pickers")
+    labels = [p.label for p in at.color_picker]
+    assert labels == [str(i) for i in range(1, 10)]
+    assert [p.label for p in row.color_picker] == labels
+
+
+def test_fixed_colours_disable_what_has_no_effect_and_say_why():
+    """Regression (issue 10): with "Keep these colours fixed" (max_iter 0) attempts, stop
+    criteria, eps, max_iter and seed stayed enabled though they do nothing."""
+    at = start(query={"init": "custom", "max_iter": "30", "seed": "5"})
+    controls = ("attempts", "eps", "max_iter", "seed")
+    assert [c for c in controls if at.number_input(key=c).disabled] == ["attempts"]
+    assert any(c.value.startswith("Starting colours") for c in at.sidebar.caption)
+    ok(at.checkbox(key="fixed").set_value(True).run())
+    assert all(at.number_input(key=c).disabled for c in controls)
+    assert at.radio(key="criteria").disabled
+    texts = [c.value for c in at.sidebar.caption]
+    assert "Colours, one per cluster." in texts
+    assert not any(t.startswith("Starting colours") for t in texts)
+    assert any(
+        t.startswith("With fixed colours every pixel goes to the nearest of them: no "
+                     "attempts, updates or seed") for t in texts
+    )  # fmt: skip
+    assert metric(at, "Iterations") == "0"
+    # Their values are kept: unticking brings them back.
+    ok(at.checkbox(key="fixed").set_value(False).run())
+    assert [c for c in controls if at.number_input(key=c).disabled] == ["attempts"]
+    assert not at.radio(key="criteria").disabled
+    assert (at.number_input(key="max_iter").value, at.number_input(key="seed").value) == (30, 5)
+    assert cli(at)["--max-iter"] == "30"
+
+
 def test_custom_centres_kept_fixed_become_the_palette():
     at = start(query={"init": "custom"})
     chosen = ["#000000", "#ffffff", "#8b4513", "#d2b48c"]
@@ -306,7 +342,7 @@ def test_a_big_opencv_run_says_its_cost_and_waits_for_a_click():
 def test_an_enormous_opencv_run_is_refused():
     query = {"sample": "retina", "engine": "OpenCV", "k": "32", "attempts": "50", "criteria": "eps"}
     at = start(query=query)
-    assert "too long" in at.warning[0].value
+    assert "Too long for this shared server" in at.warning[0].value
     assert metric(at, "Iterations") != "n/a"
 
 
@@ -374,7 +410,7 @@ def test_a_valid_upload_replaces_the_sample():
     assert metric(at, "Distinct colours") == "5"
     assert len(palette_hexes(at)) == 4
     assert unescape(at.markdown[0].value).startswith("**Your photo** Holiday-2024-1.png (PNG,")
-    assert on_show(at) == ["On show: your photo, **Holiday-2024-1.png**."]
+    assert on_show(at) == [ON_SHOW.format("Holiday-2024-1.png")]
     # The uploader handed the file over and is empty again, ready for the next one.
     assert at.file_uploader[0].value is None and at.file_uploader[0].key != "upload"
     # A sample picked afterwards wins.
@@ -433,15 +469,13 @@ def test_a_new_upload_replaces_the_photo_without_the_sample_in_between():
     ok(upload(at, png_bytes(quadrants(tweak=14)), name="first.png"))
     ok(upload(at, png_bytes(quadrants(60, 40, tweak=14)), name="second.png"))
     assert metric(at, "Image size") == "60 x 40"
-    assert on_show(at) == ["On show: your photo, **second.png**."]
+    assert on_show(at) == [ON_SHOW.format("second.png")]
     ok(upload(at, b"not an image", name="third.png"))
     assert len(at.error) == 1
+    assert unescape(at.error[0].value).startswith("third.png could not be used: ")
     assert "The page still shows your photo." in at.error[0].value
     assert metric(at, "Image size") == "60 x 40"
-    assert on_show(at) == ["On show: your photo, **second.png**."]
-    # The message stays through other changes, and goes with a sample.
-    ok(at.slider(key="k").set_value(3).run())
-    assert len(at.error) == 1 and metric(at, "Image size") == "60 x 40"
+    assert on_show(at) == [ON_SHOW.format("second.png")]
     ok(at.button(key="show_sample").click().run())
     assert not at.error and metric(at, "Image size") == "600 x 400"
 
@@ -468,14 +502,33 @@ def test_a_bad_first_upload_says_the_sample_is_still_on_show():
 def test_svg_and_heic_get_kseg_message_and_do_not_pile_up(name, mime, data, says):
     """Regression (issue 10): Streamlit's uploader refused SVG and HEIC names itself, said
     only "files are not allowed", and listed each refused file until removed by hand.
-    They now reach kseg, which says what they are, and the uploader is emptied."""
+    They now reach kseg, which says what they are, and the uploader is emptied.
+    Regression (issue 10): the drop zone then listed SVG, HEIC and HEIF among the kinds
+    it takes; it now lists none (type=None) and its label says what is read."""
     at = start()
     for _ in range(2):
         ok(at.file_uploader[0].set_value((name, data, mime)).run())
-        assert len(at.error) == 1 and says in unescape(at.error[0].value)
+        shown = unescape(at.error[0].value)
+        assert len(at.error) == 1 and says in shown
+        stem, extension = name.rsplit(".", 1)  # the extension as Source writes it
+        assert shown.startswith(f"{stem}.{extension.lower()} could not be used: ")
         assert at.file_uploader[0].value is None
         assert metric(at, "Image size") == "600 x 400"
-    assert "HEIC photos from iPhones" in at.file_uploader[0].help
+    uploader = at.file_uploader[0]
+    assert "HEIC photos from iPhones" in uploader.help
+    assert list(uploader.proto.type) == []  # the drop zone names no kinds
+    assert uploader.label == "Upload a photo (JPEG, PNG, WebP, BMP, TIFF or GIF)"
+
+
+def test_a_pdf_gets_a_clear_message():
+    at = start()
+    ok(upload(at, b"%PDF-1.7\n" * 8, name="Report (draft).pdf", mime="application/pdf"))
+    assert len(at.error) == 1
+    assert unescape(at.error[0].value) == (
+        "Report-draft.pdf could not be used: This is a PDF document, an unsupported kind "
+        "of file. Convert it to PNG or JPEG first.\n\nThe page still shows the coffee sample."
+    )
+    assert metric(at, "Image size") == "600 x 400"
 
 
 def test_a_damaged_jpeg_is_shown_with_a_warning():
@@ -494,6 +547,10 @@ def test_a_damaged_jpeg_is_shown_with_a_warning():
     assert metric(at, "Image size") == "240 x 160"
     assert len(at.warning) == 1
     assert at.warning[0].value.startswith("The file is damaged: part of the picture may be")
+
+
+# Regression (issue 10): the safe name alone was not recognised as the visitor's file.
+ON_SHOW = "On show: your photo, **{}** (named as the downloads will be)."
 
 
 def on_show(at: AppTest) -> list[str]:
@@ -519,14 +576,18 @@ def test_a_bad_upload_shows_kseg_message_and_keeps_the_last_good_image(kind):
     assert len(at.error) == 1
     shown = unescape(at.error[0].value)
     assert expected_error(data) in shown
-    assert "evil" not in shown
+    assert shown.startswith("b-name.png could not be used: ")  # named, made safe
+    assert "<b>" not in shown and "*" not in shown
     # The previous image and its results are still there.
     assert metric(at, "Image size") == "120 x 80"
     assert palette_hexes(at) == before
     assert len(at.container(key="segmented").image) == 1
-    # The message stays while the bad file sits in the uploader, through other changes.
+    # Regression (issue 10): the message stayed up through every later change; it is
+    # now said in the run after the upload only.
     ok(at.slider(key="k").set_value(3).run())
-    assert len(at.error) == 1 and metric(at, "Image size") == "120 x 80"
+    assert not at.error and metric(at, "Image size") == "120 x 80"
+    ok(at.run())
+    assert not at.error
 
 
 def test_an_unexpected_failure_reading_an_upload_keeps_the_page(monkeypatch):
@@ -537,7 +598,9 @@ def test_an_unexpected_failure_reading_an_upload_keeps_the_page(monkeypatch):
 
     monkeypatch.setattr(kseg, "load_image", broken)
     ok(upload(at, png_bytes(quadrants(tweak=12))))
-    assert "failed unexpectedly" in at.error[0].value
+    assert unescape(at.error[0].value).startswith(
+        "photo.png could not be used: reading it failed unexpectedly"
+    )
     assert metric(at, "Image size") == "600 x 400"
 
 

@@ -12,7 +12,7 @@ from app_support import metric, ok, png_bytes, quadrants, start, unescape, uploa
 import kseg
 from kseg.dashboard import server, sidebar
 from kseg.dashboard.state import Keys, Params
-from kseg.dashboard.text import big_number
+from kseg.dashboard.text import big_number, format_seconds
 from kseg.samples import sample_path
 
 # The page's defaults (sidebar.controls_ui) but k and attempts, as kseg.segment reads them.
@@ -74,7 +74,7 @@ def test_a_run_that_waits_shows_kseg_until_started_then_cv2(monkeypatch):
     ok(upload(at, png_bytes(quadrants(300, 200, noise=4.0, tweak=101))))
     ok(at.radio(key="engine").set_value("OpenCV").run())
     assert len(at.warning) == 1
-    assert "kseg's result is on show; cv2.kmeans would take about" in at.warning[0].value
+    assert "The page shows kseg's result until you start it." in at.warning[0].value
     assert has_run_button(at)
     assert made_by(at).startswith("Made by kseg's engine in")
     assert metric(at, "Iterations") != "n/a"  # kseg's engine reports its updates
@@ -97,6 +97,35 @@ def test_a_fallback_says_kseg_made_the_image(monkeypatch):
     assert "turned off on this server" in at.warning[0].value
     assert made_by(at).startswith("Made by kseg's engine in")
     assert not any(m.label == "Pixels that differ" for m in at.metric)
+
+
+def test_the_gate_says_its_estimate_once_and_for_an_idle_server():
+    """Regression (issue 10): the box said the estimate three times (twice in its text,
+    once on its button), too big for a phone, and a busy server took twice as long."""
+    at = start(query={"k": "16", "engine": "OpenCV"})  # coffee: 240,000 pixels
+    params = Params(16, "k-means++", 10, 20, 0.1, "eps+max_iter", "rgb", 0, "opencv")
+    seconds = sidebar.opencv_estimate(240_000, params)
+    assert sidebar.OPENCV_CONFIRM_SECONDS < seconds < sidebar.OPENCV_MAX_SECONDS
+    assert len(at.warning) == 1
+    text = at.warning[0].value
+    assert text == (
+        f"cv2.kmeans on all 240,000 pixels: 200 passes of 16 distances, about "
+        f"{format_seconds(seconds)} on an idle server (longer while it is busy, less if "
+        "eps stops it sooner). The page shows kseg's result until you start it."
+    )
+    assert at.button(key=Keys.RUN_OPENCV).label == "Run cv2.kmeans"
+    assert made_by(at).startswith("Made by kseg's engine in")
+
+
+def test_a_refused_opencv_run_says_its_cost_once():
+    query = {"sample": "retina", "engine": "OpenCV", "k": "32", "attempts": "50"}
+    at = start(query={**query, "criteria": "max_iter", "max_iter": "100"})
+    text = at.warning[0].value
+    assert text.startswith("cv2.kmeans on all ")
+    assert text.count(" s ") + text.count(" min ") == 1 and "idle server" in text
+    assert "(longer while it is busy)." in text  # no eps: nothing may stop it sooner
+    assert "Too long for this shared server: the page shows kseg's result." in text
+    assert not has_run_button(at)
 
 
 PARAMS = Params(4, "k-means++", 10, 20, 0.1, "eps+max_iter", "rgb", 0, "opencv")

@@ -50,7 +50,7 @@ from streamlit.testing.v1 import AppTest
 
 import kseg
 from kseg import export
-from kseg.dashboard import compute, page, server
+from kseg.dashboard import compute, page, server, sidebar
 from kseg.dashboard.cache import MemoryCache, nbytes
 from kseg.dashboard.state import MAX_PIXELS, Params, Source, SuperpixelParams
 
@@ -100,7 +100,7 @@ def test_page_shows_the_result_or_a_clear_error_and_stays_usable(c: Case, visito
     assert at.slider(key="k").value == PAGE_K
     assert at.radio(key="space").value == PAGE_SPACE
     text = page_text(at)
-    # The file's name appears only made safe (in "On show: your photo, ..."), if at all.
+    # The file's name appears only made safe ("On show: your photo, ...", an error), if at all.
     safe = Source.upload(name, "", b"").cli_name
     assert name == safe or name not in text
     assert CANARY not in text
@@ -112,7 +112,8 @@ def test_page_shows_the_result_or_a_clear_error_and_stays_usable(c: Case, visito
         on_show = "_source" in at.session_state and at.session_state["_source"] is not None
         still = "still shows your photo" if on_show else "still shows the coffee sample"
         assert str(error) in shown and still in shown
-        assert safe not in shown
+        # The file is named, made safe with its own extension, and only in this run.
+        assert shown.startswith(f"{sidebar.safe_file_name(name)} could not be used: ")
         assert (
             metric(at, "Image size"),
             metric(at, "Distinct colours"),
@@ -120,6 +121,7 @@ def test_page_shows_the_result_or_a_clear_error_and_stays_usable(c: Case, visito
         ) == before
         # Still usable: a new k works on the previous image, and back.
         ok(at.slider(key="k").set_value(PAGE_K + 1).run())
+        assert not at.error
         assert len(palette_hexes(at)) == min(PAGE_K + 1, int(before[1].replace(",", "")))
         ok(at.slider(key="k").set_value(PAGE_K).run())
         assert palette_hexes(at) == before[2]
@@ -136,20 +138,21 @@ def test_page_shows_the_result_or_a_clear_error_and_stays_usable(c: Case, visito
     assert not hexes(c.hidden) & set(shown)
 
 
-def test_a_file_the_uploader_refuses_by_name_never_reaches_the_page():
-    """The uploader takes JPEG, PNG, WebP, BMP, TIFF and GIF names, and SVG and HEIC
-    names too so that kseg can say what those are (test_app.py).
-
-    A browser refuses other names before uploading ("application/pdf files are not
-    allowed", see the browser test); a crafted request that sends one anyway stops that
-    visitor's own script run inside Streamlit, before the page's code runs. kseg's own
-    message for such files is reached by renaming them, which the corpus does
-    (``app_filename``).
-    """
+def test_a_file_of_any_name_gets_kseg_message_from_its_content():
+    """The uploader takes any name (type=None), so that its drop zone lists no kinds it
+    would then refuse (issue 10); kseg decides the format from the content, as it did for
+    files renamed to an image's name (the corpus's ``app_filename``), and says what a file
+    it cannot read is. The page stays as it was."""
     at = start()
-    at.file_uploader[0].set_value(("report.pdf", b"%PDF-1.7\n" * 8, "application/pdf")).run()
-    assert at.exception and "Invalid file extension" in at.exception[0].value
-    assert not at.metric  # nothing of the page ran: in particular kseg never saw the bytes
+    ok(upload(at, b"%PDF-1.7\n" * 8, "report.pdf", "application/pdf"))
+    assert len(at.error) == 1
+    assert unescape(at.error[0].value).startswith(
+        "report.pdf could not be used: This is a PDF document"
+    )
+    assert metric(at, "Image size") == "600 x 400"
+    ok(upload(at, b"MZ\x90\x00" + bytes(60), "setup.exe", "application/octet-stream"))
+    assert unescape(at.error[0].value).startswith("setup.exe could not be used: ")
+    assert metric(at, "Image size") == "600 x 400"
 
 
 # ----------------------------------------------------------------------------- echoes
@@ -667,8 +670,8 @@ def test_in_a_browser_names_sizes_and_forged_requests_are_refused(tmp_path: Path
       files into a visitor's session;
     - a file named ``<script>alert(1)</script>.png`` runs no script: the page shows the
       name only made safe ("script.png");
-    - a name the uploader does not take (.pdf) and a file over server.maxUploadSize
-      are refused in the browser with the uploader's own message, the photo stays;
+    - a file over server.maxUploadSize is refused in the browser with the uploader's
+      own message, and a PDF (any name is taken) gets kseg's; the photo stays;
     - a forged upload over the limit, with a valid token, is refused by the server (413).
     """
     playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -702,10 +705,6 @@ def test_in_a_browser_names_sizes_and_forged_requests_are_refused(tmp_path: Path
         body = page.locator("[data-testid='stMain']").inner_text()
         assert "alert" not in body and "<script" not in body and "script.png" in body
 
-        dropzone.set_input_files(
-            files=[{"name": "report.pdf", "mimeType": "application/pdf", "buffer": b"x" * 64}]
-        )
-        expect(uploader).to_contain_text("files are not allowed")
         big = tmp_path / "big.png"
         big.write_bytes(b"\0" * ((limit_mb * 2**20) + 1))
         dropzone.set_input_files(big)
@@ -713,6 +712,13 @@ def test_in_a_browser_names_sizes_and_forged_requests_are_refused(tmp_path: Path
         wait_until_settled(page)
         expect(size).to_have_text("60 x 40")
         assert not page.get_by_test_id("stAlert").count()
+        dropzone.set_input_files(
+            files=[{"name": "report.pdf", "mimeType": "application/pdf", "buffer": b"x" * 64}]
+        )
+        alert = page.get_by_test_id("stAlert")
+        expect(alert).to_contain_text("report.pdf could not be used")
+        wait_until_settled(page)
+        expect(size).to_have_text("60 x 40")
 
         session = upload_urls[0].split("/upload_file/")[1].split("/")[0]
         token = next(c["value"] for c in context.cookies() if c["name"] == "_streamlit_xsrf")

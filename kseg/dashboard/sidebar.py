@@ -7,6 +7,7 @@ with, and ``opencv_gate_ui`` what may run now when the OpenCV engine is asked fo
 from __future__ import annotations
 
 import logging
+import re
 
 import streamlit as st
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
@@ -27,7 +28,6 @@ from kseg.dashboard.state import (
     SPACE_CAPTIONS,
     SPACES,
     THUMB_SIDE,
-    UPLOAD_TYPES,
     Keys,
     Loaded,
     Params,
@@ -37,6 +37,7 @@ from kseg.dashboard.text import format_seconds, plain
 from kseg.samples import SAMPLES
 
 LOG = logging.getLogger("kseg.app")
+PICKER_WIDTH = 48  # px: a colour picker under its number; four to a row in the sidebar
 SAMPLES_BY_NAME = {s.name: s for s in SAMPLES}
 # What cv2.kmeans costs through kseg's opencv engine, in nanoseconds, on a shared 2-core
 # machine: a least-squares fit (relative error) to the medians of 3 runs of 55 settings
@@ -56,10 +57,9 @@ OPENCV_MAX_SECONDS = 300.0  # above this it is refused: too long for a shared se
 # The uploader hands each file over and is then replaced by an empty one (a new key), so
 # it never lists a file: a refused file cannot pile up, and replacing a photo never
 # passes through an empty uploader that would look like "photo removed".
-# The browser lets these through too, so kseg can say what they are (Streamlit refuses
-# other names in the browser, with its own message, before they are sent). The uploader
-# then lists them among its types, so its label names the kinds kseg reads.
-ACCEPTED_TYPES = [*UPLOAD_TYPES, "svg", "heic", "heif"]
+# It takes files of any name (type=None): its drop zone then lists no kinds, and kseg,
+# which decides the format from the content, says what a file it cannot read is (SVG,
+# HEIC, PDF, ...). A list of types would be shown in the drop zone, refused names and all.
 HEIC_ADVICE = (
     "HEIC photos from iPhones: choose 'Most compatible' in the camera settings "
     "(Settings > Camera > Formats) or export the photo as JPEG."
@@ -79,16 +79,19 @@ def image_ui() -> Source:
         key = _uploader_key()
         st.file_uploader(
             "Upload a photo (JPEG, PNG, WebP, BMP, TIFF or GIF)",
-            type=ACCEPTED_TYPES,
+            type=None,
             key=key,
             on_change=_take_upload,
             args=(key,),
             help=f"Up to {MAX_PIXELS // 1_000_000} megapixels. Your photo is kept on the "
-            "server only while this page is open. SVG and HEIC files are not read. " + HEIC_ADVICE,
+            "server only while this page is open. Other kinds (SVG, HEIC, PDF, ...) are not "
+            "read. " + HEIC_ADVICE,
         )
         taken = state.pop(Keys.UPLOAD_TAKEN, None)
         if taken is not None:
             _read_upload(*taken)
+        # Said once, in the run that read the file: the next change of any setting drops it.
+        refused = state.pop(Keys.UPLOAD_ERROR, None)
         notice = st.container()  # filled below, once the sample's name is known
         name = st.selectbox(
             "Or a sample photo",
@@ -100,7 +103,7 @@ def image_ui() -> Source:
         sample = SAMPLES_BY_NAME[name]
         st.caption(f"{sample.title}. Photo: {sample.credit}, {sample.licence}.")
         with notice:
-            _upload_notice(state.get(Keys.SOURCE), name)
+            _upload_notice(refused, state.get(Keys.SOURCE), name)
         gallery_ui()
 
     source = state.get(Keys.SOURCE) or sample_source(name)
@@ -110,17 +113,27 @@ def image_ui() -> Source:
     return source
 
 
-def _upload_notice(current: Source | None, sample_name: str) -> None:
-    """Why the last file could not be used, and which photo is on show."""
-    error = st.session_state.get(Keys.UPLOAD_ERROR)
-    if error:
+def _upload_notice(
+    refused: tuple[str, str] | None, current: Source | None, sample_name: str
+) -> None:
+    """Why the file just uploaded could not be used, and which photo is on show.
+
+    `refused` is (the file's name made safe, kseg's message), or None.
+    """
+    if refused is not None:
+        file_name, upload_error = refused
         shown = "your photo" if current is not None else f"the {sample_name} sample"
         st.error(
-            f"That file could not be used. {plain(error)}\n\nThe page still shows {shown}.",
+            f"{plain(file_name)} could not be used: {plain(upload_error)}\n\n"
+            f"The page still shows {shown}.",
             icon=":material/error:",
         )
     if current is not None:
-        st.caption(f"On show: your photo, **{plain(current.cli_name)}**.")
+        # The name made safe, as the downloads take it: say so, or it looks like a typo.
+        st.caption(
+            f"On show: your photo, **{plain(current.cli_name)}** "
+            "(named as the downloads will be)."
+        )
         st.button(
             f"Remove your photo and show the {sample_name} sample",
             key=Keys.SHOW_SAMPLE,
@@ -166,13 +179,26 @@ def _read_upload(file_name: str, data: bytes) -> None:
         with st.spinner("Reading your photo..."):
             compute.load(candidate.digest, candidate.data)
     except kseg.ImageError as err:
-        state[Keys.UPLOAD_ERROR] = str(err)
+        state[Keys.UPLOAD_ERROR] = (safe_file_name(file_name), str(err))
     except Exception:  # a bug or a lack of memory: the visitor still keeps their page
         LOG.exception("Unexpected failure reading an upload")
-        state[Keys.UPLOAD_ERROR] = "Reading it failed unexpectedly; try another file."
+        state[Keys.UPLOAD_ERROR] = (
+            safe_file_name(file_name),
+            "reading it failed unexpectedly; try another file.",
+        )
     else:
-        state[Keys.UPLOAD_ERROR] = None
         state[Keys.SOURCE] = candidate
+
+
+def safe_file_name(file_name: str) -> str:
+    """An upload's name made safe as Source does, keeping its own extension (letters and
+    digits only): "Holiday (1).svg" -> "Holiday-1.svg", to say which file was refused."""
+    base = re.split(r"[/\\]", str(file_name))[-1]
+    stem, dot, extension = base.rpartition(".")
+    if not dot:
+        stem, extension = base, ""
+    extension = re.sub(r"[^a-z0-9]", "", extension.lower())[:8]
+    return Source.safe_stem(stem) + (f".{extension}" if extension else "")
 
 
 def gallery_ui() -> None:
@@ -213,7 +239,6 @@ def describe_source(source: Source, image: kseg.Image) -> None:
 
 def _prefer_sample() -> None:
     st.session_state[Keys.SOURCE] = None
-    st.session_state[Keys.UPLOAD_ERROR] = None
 
 
 def _use_sample(name: str) -> None:
@@ -266,7 +291,7 @@ def controls_ui(source: Source, loaded: Loaded) -> Params:
             10,
             key=Keys.ATTEMPTS,
             bind="query-params",
-            disabled=init not in ("k-means++", "random"),
+            disabled=fixed or init not in ("k-means++", "random"),
             help="Independent starts; the most compact result wins. Custom centres start once.",
         )
         criteria = st.radio(
@@ -275,6 +300,7 @@ def controls_ui(source: Source, loaded: Loaded) -> Params:
             key=Keys.CRITERIA,
             bind="query-params",
             captions=CRITERIA_CAPTIONS,
+            disabled=fixed,
         )
         left, right = st.columns(2)
         eps = left.number_input(
@@ -286,7 +312,7 @@ def controls_ui(source: Source, loaded: Loaded) -> Params:
             format="%.3f",
             key=Keys.EPS,
             bind="query-params",
-            disabled=criteria == "max_iter",
+            disabled=fixed or criteria == "max_iter",
             help="Stop once no centre moves more than this (in the colour space's units).",
         )
         max_iter = right.number_input(
@@ -296,7 +322,7 @@ def controls_ui(source: Source, loaded: Loaded) -> Params:
             20,
             key=Keys.MAX_ITER,
             bind="query-params",
-            disabled=criteria == "eps",
+            disabled=fixed or criteria == "eps",
             help="Most centre updates per attempt.",
         )
         space = st.radio(
@@ -313,6 +339,7 @@ def controls_ui(source: Source, loaded: Loaded) -> Params:
             0,
             key=Keys.SEED,
             bind="query-params",
+            disabled=fixed,
             help="Seeds the random starts: the same seed gives the same result.",
         )
         engine = st.radio(
@@ -343,20 +370,26 @@ def controls_ui(source: Source, loaded: Loaded) -> Params:
 
 
 def custom_centres_ui(source: Source, loaded: Loaded, k: int) -> tuple[tuple[str, ...], bool]:
-    """One colour picker per cluster, starting from the photo's colours; and "keep fixed"."""
+    """One colour picker per cluster, starting from the photo's colours; and "keep fixed".
+
+    The pickers sit in a row that wraps, so they read 1..k on any screen (columns stack
+    one after another on a phone: 1, 5, 9, 2, ...). Kept fixed, the settings below that
+    then do nothing are disabled (controls_ui), keeping their values for later.
+    """
     defaults = compute.default_centres(source.digest, k, loaded.hist)
-    st.caption("Starting colours for clusters 1 to k (they start from the photo's own colours).")
-    columns = st.columns(4)
+    caption = st.empty()  # says what the colours are, once the checkbox is read
     colours = []
-    for i in range(k):
-        colours.append(
-            columns[i % 4].color_picker(
-                f"{i + 1}",  # "Centre 1" wrapped in a quarter of the sidebar
-                defaults[i],
-                key=Keys.centre(i + 1),
-                bind="query-params",
+    with st.container(horizontal=True, wrap=True, key="centre_pickers"):
+        for i in range(k):
+            colours.append(
+                st.color_picker(
+                    f"{i + 1}",
+                    defaults[i],
+                    key=Keys.centre(i + 1),
+                    bind="query-params",
+                    width=PICKER_WIDTH,
+                )
             )
-        )
     fixed = st.checkbox(
         "Keep these colours fixed",
         key=Keys.FIXED,
@@ -364,6 +397,16 @@ def custom_centres_ui(source: Source, loaded: Loaded, k: int) -> tuple[tuple[str
         help="Map every pixel to the nearest of these colours without moving them "
         "(max_iter = 0): apply a palette as it is.",
     )
+    if fixed:
+        caption.caption("Colours, one per cluster.")
+        st.caption(
+            "With fixed colours every pixel goes to the nearest of them: no attempts, "
+            "updates or seed, so those settings are off (max_iter 0 is used)."
+        )
+    else:
+        caption.caption(
+            "Starting colours for clusters 1 to k (they start from the photo's own colours)."
+        )
     return tuple(c.lower() for c in colours), fixed
 
 
@@ -378,16 +421,18 @@ def opencv_gate_ui(source: Source, loaded: Loaded, params: Params) -> Params:
         return params
     seconds = opencv_estimate(loaded.hist.n_opaque, params)
     fallback = params._replace(engine="histogram")
+    # The estimate is said once: the box stays small on a phone. It is fitted on an idle
+    # server; runs sharing the cores took up to 3x as long (see the constants above).
     cost = (
-        f"cv2.kmeans works on all {loaded.hist.n_opaque:,} pixels: about {k_steps(params)} "
-        f"passes of {params.k} distance computations each, up to about "
-        f"{format_seconds(seconds)} here"
-        + (" (eps may stop it sooner)." if "eps" in params.criteria else ".")
-    )
+        f"cv2.kmeans on all {loaded.hist.n_opaque:,} pixels: {k_steps(params)} passes of "
+        f"{params.k} distances, about {format_seconds(seconds)} on an idle server "
+        + ("(longer while it is busy, less if eps stops it sooner)." if "eps" in params.criteria
+           else "(longer while it is busy).")
+    )  # fmt: skip
     if seconds > OPENCV_MAX_SECONDS:
         st.warning(
-            f"{cost} That is too long for this shared server, so the page shows the kseg "
-            "engine's result. Lower k, attempts or max_iter to run OpenCV.",
+            f"{cost} Too long for this shared server: the page shows kseg's result. "
+            "Lower k, attempts or max_iter to run OpenCV.",
             icon=":material/hourglass_disabled:",
         )
         return fallback
@@ -395,17 +440,11 @@ def opencv_gate_ui(source: Source, loaded: Loaded, params: Params) -> Params:
     if seconds <= OPENCV_CONFIRM_SECONDS or st.session_state.get(Keys.OPENCV_OK) == key:
         return params
     st.warning(
-        f"kseg's result is on show; cv2.kmeans would take about {format_seconds(seconds)}. "
-        f"{cost} The page cannot be used while it runs.",
+        f"{cost} The page shows kseg's result until you start it.",
         icon=":material/hourglass_top:",
     )
     # A callback, so the rerun it starts already knows: no box, no button, cv2's result.
-    st.button(
-        f"Run cv2.kmeans (about {format_seconds(seconds)})",
-        key=Keys.RUN_OPENCV,
-        on_click=_start_opencv,
-        args=(key,),
-    )
+    st.button("Run cv2.kmeans", key=Keys.RUN_OPENCV, on_click=_start_opencv, args=(key,))
     return fallback
 
 
