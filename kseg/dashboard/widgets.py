@@ -238,7 +238,7 @@ def downloads_ui(
         )
     st.subheader("The same on the command line")
     command = export.cli_command(seg.params, source_name=source_name, params_name=params_name)
-    st.code(command, language="bash")
+    st.code(command, language="bash", wrap_lines=True)
     if not isinstance(seg.params["init"], str):
         st.caption(
             f"The starting colours come from the Run parameters file: save it as "
