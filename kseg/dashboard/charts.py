@@ -120,8 +120,15 @@ def centers_3d(
         height=height,
         margin=dict(l=10, r=10, t=56 if space != "RGB" else 36, b=10),
         showlegend=False,
-        title=dict(
-            text=title, font=dict(size=13), x=0, xanchor="left", y=1, yanchor="top", pad=dict(t=8)
+        title=dict(  # just above the scene, in the top margin: room for two lines
+            text=title,
+            font=dict(size=13),
+            x=0,
+            xanchor="left",
+            yref="paper",
+            y=1,
+            yanchor="bottom",
+            pad=dict(b=4),
         ),
         # Plotly's toolbar stands up the right edge, off the title (on a phone it sat on it).
         modebar=dict(orientation="v"),

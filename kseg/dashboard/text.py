@@ -81,4 +81,4 @@ def transparent_note(hist: kseg.ColorHistogram, what: str) -> str | None:
     )
 
 
-CLI_ENGINE_NOTE = "On the command line kseg's engine is called `histogram` (`--engine histogram`)."
+CLI_ENGINE_NOTE = "On the command line kseg's engine is called `histogram`."

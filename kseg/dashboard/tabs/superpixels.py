@@ -101,7 +101,7 @@ def render(view: View) -> None:
         ],  # fmt: skip
         key="sp_metrics",
     )
-    note = transparent_note(hist, "the shares, the mean colour error and compactness")
+    note = transparent_note(hist, "the mean colour error and compactness")
     if note:
         st.caption(note)
     image = view.loaded.image
