@@ -37,9 +37,9 @@ from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileMan
 from streamlit.testing.v1 import AppTest
 
 import kseg
-from kseg.dashboard import compute, server, sidebar
+from kseg.dashboard import compute, server, sidebar, styles
 from kseg.dashboard.state import Params
-from kseg.dashboard.text import big_number, plain
+from kseg.dashboard.text import big_number, plain, tick_number
 from kseg.samples import sample_path
 
 
@@ -693,6 +693,8 @@ def test_metrics_in_plain_words_with_the_raw_figures_in_their_help():
     ok(at.radio(key="space").set_value("CIELAB").run())
     error = next(m for m in at.metric if m.label == "Mean colour error")
     assert "delta E" in error.help and "2.3 is just noticeable" in error.help
+    # Regression: the help said "just noticeable" twice, and the RGB range on CIELAB.
+    assert error.help.count("noticeable") == 1 and "441" not in error.help
 
 
 def test_palette_shares_have_one_decimal():
@@ -834,7 +836,7 @@ def test_compare_shows_several_k_and_the_elbow():
     at = start(tab="Compare")
     captions = [img.captions[0] for img in at.image if img.captions[0].startswith("k = ")]
     assert [c.split(",")[0] for c in captions] == ["k = 4", "k = 6", "k = 10"]
-    assert any("squared, added up over the photo" in c.value for c in at.caption)
+    assert any("squared and added up over the photo" in c.value for c in at.caption)
     spec = elbow_spec(at)
     curve = spec["data"][0]
     assert curve["name"] == "compactness"
@@ -851,6 +853,46 @@ def test_compare_shows_several_k_and_the_elbow():
     spec = elbow_spec(at)
     assert len(spec["data"][0]["x"]) in (4, 1)  # plain list, or plotly's typed array
     assert at.query_params["elbow_ks"] == ["3", "6"]
+
+
+def test_compare_captions_give_the_mean_colour_error_as_the_segment_tab_does():
+    """Regression: "k = 4, compactness 3.50×10⁷" where the Segment tab says Mean colour
+    error."""
+    at = start(tab="Compare")
+    image = kseg.load_image(sample_path("coffee"))
+    seg = kseg.segment(image, 6, attempts=10, seed=0)
+    caption = at.container(key="checker-compare-6").image[0].captions[0]
+    assert caption == f"k = 6, mean colour error {seg.mean_error:.1f}"
+    assert not any("compactness" in i.captions[0] for i in at.image)
+    assert not any("transparent" in c.value for c in at.caption)  # an opaque photo
+
+
+def test_compare_thumbnails_of_a_transparent_photo_get_the_checkerboard():
+    """Regression: the Compare thumbnails were outside the checkerboard rule, so a
+    transparent half read as the white page; and nothing said the errors are of the
+    opaque pixels."""
+    at = start(tab="Compare")
+    rgba = np.dstack([quadrants(tweak=31), np.full((80, 120), 255, np.uint8)])
+    rgba[:, :48, 3] = 0  # 40 %
+    ok(upload(at, png_bytes(rgba)))
+    for k in (4, 6, 10):
+        key = f"checker-compare-{k}"
+        assert len(at.container(key=key).image) == 1
+        assert key.startswith(styles.CHECKER_PREFIX)
+    assert f'[class*="st-key-{styles.CHECKER_PREFIX}"] img' in styles.CSS
+    assert any(
+        unescape(c.value).startswith("40.0 % of this photo is transparent")
+        and "opaque pixels" in c.value
+        for c in at.caption
+    )
+
+
+def test_every_picture_container_has_the_checkerboard():
+    """The page's CSS covers every container that shows a picture with transparency."""
+    for key in ("original", "segmented", "isolated", "sp_isolated", "sp_superpixels",
+                "sp_segmented", "engine_kseg", "engine_cv2"):  # fmt: skip
+        assert f".st-key-{key} img" in styles.CSS
+    assert "repeating-conic-gradient" in styles.CSS
 
 
 def test_compare_k_are_pills_of_every_k_at_most_six():
@@ -884,7 +926,10 @@ def test_elbow_chart_is_readable():
     spec = elbow_spec(at)
     yaxis = spec["layout"]["yaxis"]
     assert yaxis["tickmode"] == "array"
-    assert all(re.fullmatch(r"[125]0{0,2}[kMGT]?", t) for t in yaxis["ticktext"]), yaxis
+    # Written as the captions write compactness ("2×10⁸"), not in SI units ("1G").
+    sup = "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079"
+    tick = rf"[125]×10[{sup}]+|[125]0{{0,3}}|[125]0,000"
+    assert all(re.fullmatch(tick, t) for t in yaxis["ticktext"]), yaxis["ticktext"]
     assert len(yaxis["ticktext"]) >= 3
     assert "compactness" in yaxis["title"]["text"]
     assert spec["layout"]["xaxis"]["title"]["text"] == "k (number of colours)"
@@ -897,12 +942,13 @@ def test_elbow_chart_is_readable():
 
 
 @pytest.mark.parametrize(
-    ("value", "shown"), [(999.6, "1k"), (999_999, "1M"), (2.345e8, "234M"), (12.5, "12.5")]
-)
-def test_elbow_tick_labels_are_short(value, shown):
-    from kseg.dashboard.charts import _short_number
-
-    assert _short_number(value) == shown
+    ("value", "shown"),
+    [(2e8, "2\u00d710\u2078"), (5e7, "5\u00d710\u2077"), (1e9, "1\u00d710\u2079"),
+     (5000, "5,000"), (20, "20"), (0.5, "0.5")],
+)  # fmt: skip
+def test_elbow_ticks_are_written_as_the_captions_write_compactness(value, shown):
+    """Regression: the ticks read "50M ... 1G" where captions read "2.79×10⁸"."""
+    assert tick_number(value) == shown
 
 
 def test_use_suggested_k_sets_k_without_a_warning(monkeypatch):
@@ -1004,6 +1050,10 @@ def test_downloads_are_all_offered():
         "Run parameters (JSON)",
     ]
     assert at.code[0].value.startswith("kseg segment coffee.jpg -k 4")
+    # Regression: the command needed scrolling sideways, and "histogram" was unexplained.
+    assert at.code[0].proto.wrap_lines
+    assert "--engine histogram" in at.code[0].value
+    assert any("kseg's engine is called `histogram`" in c.value for c in at.caption)
 
 
 def test_the_gallery_buttons_pick_a_sample():

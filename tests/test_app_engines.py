@@ -12,7 +12,7 @@ from app_support import metric, ok, png_bytes, quadrants, start, unescape, uploa
 import kseg
 from kseg.dashboard import server, sidebar
 from kseg.dashboard.state import Keys, Params
-from kseg.dashboard.text import big_number, format_seconds
+from kseg.dashboard.text import big_number, format_seconds, percent
 from kseg.samples import sample_path
 
 # The page's defaults (sidebar.controls_ui) but k and attempts, as kseg.segment reads them.
@@ -56,10 +56,12 @@ def test_the_panel_shows_both_engines_and_the_pixels_that_differ():
     n = image.width * image.height
     assert 0 < differ < n // 2  # the engines disagree near some boundaries, not everywhere
     assert metric(at, "Pixels that differ") == f"{differ:,}"
-    assert metric(at, "Share that differs") == f"{differ / n:.2%}"
+    assert metric(at, "Share that differs") == percent(differ / n)  # "12.2 %", as elsewhere
     assert metric(at, "kseg compactness") == big_number(ours.compactness)
     assert metric(at, "cv2.kmeans compactness") == big_number(theirs.compactness)
-    assert metric(at, "Compactness ratio") == f"{ours.compactness / theirs.compactness:.5f}"
+    ratio = metric(at, "Compactness ratio")  # 3 significant digits, not "0.98673"
+    assert ratio == f"{ours.compactness / theirs.compactness:#.3g}"
+    assert len(ratio.replace(".", "").lstrip("0")) == 3
     assert metric(at, "Time ratio").endswith("x")
     assert metric(at, "kseg time") and metric(at, "cv2.kmeans time")
     # kseg's and cv2's results side by side, each saying which engine made it.

@@ -269,3 +269,20 @@ def test_a_transparent_upload_keeps_its_transparency():
     counts = at.dataframe[0].value["Pixels"].tolist()
     assert sum(counts) == 80 * 120 - 20 * 30  # transparent pixels join no cluster
     assert not at.error
+    # Regression: nothing on the tab said what the figures are of.
+    notes = [c.value for c in at.caption if "of this photo is transparent" in c.value]
+    assert len(notes) == 1 and "6.2 %" in notes[0] and "opaque pixels" in notes[0]
+    assert "opaque pixels" in next(m.help for m in at.metric if m.label == "Mean colour error")
+
+
+def test_the_figures_give_the_mean_colour_error_as_the_segment_tab_does():
+    """Regression: "k-means compactness 4.95×10⁸" where the Segment tab says Mean colour
+    error; compactness is in its help now, and the command line's engine is explained."""
+    at = start()
+    (error,) = [m for m in at.metric if m.label == "Mean colour error"]
+    assert not any("compactness" in m.label for m in at.metric)
+    value = float(error.value)
+    assert 0 < value < 441 and error.value == f"{value:.1f}"
+    assert "RGB distance (0 to 441)" in error.help and "compactness" in error.help
+    assert not any("of this photo is transparent" in c.value for c in at.caption)
+    assert any("kseg's engine is called `histogram`" in c.value for c in at.caption)

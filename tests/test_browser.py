@@ -512,3 +512,77 @@ def test_on_a_phone_the_result_comes_first_and_everything_fits(
         assert_no_error(page)
     finally:
         context.close()
+
+
+# Every picture in the tab on show, and whether the page's checkerboard is behind it.
+PICTURES_CHECKERED = """() => [...document.querySelectorAll(
+        "[role='tabpanel']:not([hidden]) [data-testid='stImage'] img")]
+    .filter((img) => img.offsetParent !== null)
+    .map((img) => getComputedStyle(img).backgroundImage.includes("conic-gradient"))"""
+
+
+def test_every_picture_of_a_transparent_photo_has_the_checkerboard(
+    app_page: Any, tmp_path: Path
+) -> None:
+    """Regression: the Superpixels pictures and the Compare thumbnails had no checkerboard,
+    so a transparent half read as the white page and the pictures looked cut in half."""
+    page = app_page
+    rgba = np.dstack([cv2.imread(str(blocks_photo(tmp_path / "b.png"))),
+                      np.full((400, 600), 255, np.uint8)])  # fmt: skip
+    rgba[:, 300:, 3] = 0
+    assert cv2.imwrite(str(tmp_path / "half.png"), rgba)
+    old = segmented_src(page)
+    upload(page, tmp_path / "half.png")
+    wait_for_new_segmented(page, old, "half.png")
+    for tab, pictures in (("Segment", 2), ("Compare", 3), ("Isolate", 1), ("Superpixels", 3)):
+        page.get_by_role("tab", name=tab).click()
+        wait_until_settled(page, FIRST_OPEN_TIMEOUT)
+        page.wait_for_function(
+            f"() => ({PICTURES_CHECKERED})().length >= {pictures}", timeout=FIRST_OPEN_TIMEOUT
+        )
+        checkered = page.evaluate(PICTURES_CHECKERED)
+        assert checkered == [True] * len(checkered), (tab, checkered)
+    expect(page.get_by_role("tabpanel").filter(has_text="Regions then colours")).to_contain_text(
+        "50.0 % of this photo is transparent"
+    )
+    assert_no_error(page)
+
+
+def test_on_a_phone_the_3d_toolbar_keeps_off_its_title_and_the_command_wraps(
+    chromium_browser: Any, warmed_up: str
+) -> None:
+    """Regression: at 390 px plotly's toolbar covered "blue (0-255)" in the 3D chart's
+    title, and the command line needed scrolling sideways."""
+    context = chromium_browser.new_context(viewport={"width": 390, "height": 844})
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    try:
+        open_app(page, f"{warmed_up}/?show_3d=true&space=CIELAB", TIMEOUT)
+        chart = page.locator(CENTRES_CHART)
+        chart.scroll_into_view_if_needed()
+        chart.hover()
+        expect(page.locator(f"{CENTRES_CHART} .modebar")).to_be_visible()
+        bar, title = box(page, f"{CENTRES_CHART} .modebar"), box(page, f"{CENTRES_CHART} .gtitle")
+        apart = (
+            bar["x"] >= title["x"] + title["width"]
+            or bar["y"] >= title["y"] + title["height"]
+            or title["y"] >= bar["y"] + bar["height"]
+        )
+        assert apart, (bar, title)
+        chart_box = box(page, CENTRES_CHART)
+        assert chart_box["x"] <= title["x"] and title["x"] + title["width"] <= bar["x"] + 1
+        assert title["y"] >= chart_box["y"]  # not cut at the top
+        page.get_by_role("tab", name="Downloads").click()
+        wait_until_settled(page, TIMEOUT)
+        code = page.get_by_test_id("stCode").first
+        expect(code).to_contain_text("--engine histogram")
+        overflow = code.evaluate(
+            "(el) => [...el.querySelectorAll('pre, code')].some("
+            "(e) => e.scrollWidth > e.clientWidth + 1)"
+        )
+        assert not overflow
+        expect(page.get_by_role("tabpanel").filter(has_text="The same on the command line")
+               ).to_contain_text("kseg's engine is called histogram")  # fmt: skip
+        assert_no_error(page)
+    finally:
+        context.close()

@@ -17,6 +17,7 @@ from images import QUAD_COLORS, quadrants
 import kseg
 from kseg import export
 from kseg.dashboard import charts
+from kseg.dashboard.text import big_number
 
 # quadrants(60, 40): four flat colours of unequal size, so the palette order (by share)
 # is known: COLORS[0] on [:, :30] (1200 pixels), [1] on [:24, 30:] (720), [2] on
@@ -94,11 +95,29 @@ class TestCenters3D:
         assert "red, green, blue" in title
         assert (named in title) if named else ("found in" not in title)
 
+    def test_the_title_gives_0_255_only_for_the_whole_cube(self, seg):
+        """Regression: "(0-255)" while the axes ran only to 150-200."""
+        assert "0-255" not in spec(charts.centers_3d(seg))["layout"]["title"]["text"]
+        whole = spec(charts.centers_3d(seg, whole_cube=True))["layout"]["title"]["text"]
+        assert whole.startswith("Axes: red, green, blue (0-255)")
+
+    @pytest.mark.parametrize("space", ["rgb", "lab"])
+    def test_the_toolbar_keeps_off_the_title(self, space):
+        """Regression: on a phone plotly's toolbar covered "blue (0-255)": it now stands
+        up the right edge, and a long title takes two short lines, each with room."""
+        seg = kseg.segment(quadrants(60, 40), 4, color_space=space)
+        layout = spec(charts.centers_3d(seg, whole_cube=True))["layout"]
+        assert layout["modebar"]["orientation"] == "v"
+        lines = layout["title"]["text"].split("<br>")
+        assert all(len(line) <= 34 for line in lines)  # about 250 px at 13 px: fits 390
+        assert layout["margin"]["t"] >= 16 + 20 * len(lines)
+
     def test_hover_numbers_clusters_from_one(self, seg):
         centres = spec(charts.centers_3d(seg))["data"][-1]
         assert [row[0] for row in centres["customdata"]] == [1, 2, 3, 4]
         assert "Cluster %{customdata[0]}" in centres["hovertemplate"]
-        assert " % of the opaque pixels" in centres["hovertemplate"]
+        # Regression: "of the opaque pixels" for photos without any transparent pixel.
+        assert " % of the pixels<" in centres["hovertemplate"]
 
     def test_marker_size_grows_with_share(self, seg):
         sizes = values(spec(charts.centers_3d(seg))["data"][0]["marker"]["size"])
@@ -145,6 +164,7 @@ class TestCenters3D:
         data = spec(charts.centers_3d(seg, cloud=10_000))["data"]
         assert hex_of(COLORS[0]) not in data[-1]["marker"]["color"]
         assert sum(len(values(t["x"])) for t in data[:-1]) == 1200
+        assert " % of the opaque pixels<" in data[-1]["hovertemplate"]
 
     def test_lab_segmentation_is_drawn_in_rgb(self):
         seg = kseg.segment(quadrants(60, 40), 4, color_space="lab")
@@ -190,6 +210,16 @@ class TestElbowChart:
         curve = kseg.elbow(quadrants(60, 40), range(2, 7), attempts=2)
         out = spec(charts.elbow_chart(curve, 4, kseg.suggest_k(curve)))
         assert len(values(out["data"][0]["x"])) == 5
+
+    def test_ticks_and_hover_write_compactness_as_the_captions_do(self):
+        """Regression: ticks "50M ... 1G" (an odd unit for a sum of squares) where the
+        captions write "2.79×10⁸"."""
+        curve = {2: 9.1e8, 3: 4.2e8, 4: 2.789e8, 5: 1.1e8, 6: 6.3e7}
+        out = spec(charts.elbow_chart(curve))
+        ticks = out["layout"]["yaxis"]["ticktext"]
+        assert ticks == ["5\u00d710\u2077", "1\u00d710\u2078", "2\u00d710\u2078",
+                         "5\u00d710\u2078", "1\u00d710\u2079"]  # fmt: skip
+        assert out["data"][0]["text"][2] == big_number(2.789e8) == "2.79\u00d710\u2078"
 
     def test_empty_curve_is_refused(self):
         with pytest.raises(ValueError, match="empty"):

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 
 from kseg import Segmentation
 from kseg._histogram import preview_grid
+from kseg.dashboard.text import big_number, tick_number
 
 __all__ = ["centers_3d", "elbow_chart", "swatch_url"]
 
@@ -62,8 +63,9 @@ def centers_3d(
         centre's hex, size growing with the cluster's share of the pixels, hover
         text "Cluster i" with i from 1. With a cloud, traces "pixels of cluster i"
         (one per cluster) come first, so the centres draw on top; the centres are
-        always the last trace. The axes are always R, G and B (0..255), whatever
-        space the clustering used; the title says so.
+        always the last trace. The axes are always R, G and B, whatever space the
+        clustering used; the title says so (and "0-255" with the whole cube). The
+        hover says "of the opaque pixels" only when the photo has transparent ones.
 
     Examples
     --------
@@ -85,6 +87,9 @@ def centers_3d(
         points = np.concatenate([np.column_stack([t.x, t.y, t.z]) for t in traces])
         drawn.append(np.percentile(points.astype(np.float64), [1, 99], axis=0))
     ranges = _axis_ranges(np.concatenate(drawn), whole_cube)
+    rows, cols = seg.shape
+    transparent = seg.histogram.n_opaque < rows * cols
+    of_what = "of the opaque pixels" if transparent else "of the pixels"
     traces.append(
         go.Scatter3d(
             name="centres",
@@ -102,20 +107,31 @@ def centers_3d(
             text=hexes,
             hovertemplate=(
                 "Cluster %{customdata[0]}<br>%{text}<br>RGB %{x}, %{y}, %{z}"
-                "<br>%{customdata[1]:.1f} % of the opaque pixels<extra></extra>"
+                f"<br>%{{customdata[1]:.1f}} % {of_what}<extra></extra>"
             ),
         )
     )
     space = _SPACE_NAMES.get(seg.color_space, seg.color_space)
-    title = "Axes: red, green, blue (0-255)"
-    if space != "RGB":
-        title += f", though the clusters were found in {space}"
+    title = "Axes: red, green, blue" + (" (0-255)" if whole_cube else "")  # else: zoomed in
+    if space != "RGB":  # a second line: one line this long does not fit a phone
+        title += f"<br>The clusters were found in {space}"
     fig = go.Figure(traces)
     fig.update_layout(
         height=height,
-        margin=dict(l=10, r=10, t=36, b=10),
+        margin=dict(l=10, r=10, t=56 if space != "RGB" else 36, b=10),
         showlegend=False,
-        title=dict(text=title, font=dict(size=13), x=0, xanchor="left", y=0.98),
+        title=dict(  # just above the scene, in the top margin: room for two lines
+            text=title,
+            font=dict(size=13),
+            x=0,
+            xanchor="left",
+            yref="paper",
+            y=1,
+            yanchor="bottom",
+            pad=dict(b=4),
+        ),
+        # Plotly's toolbar stands up the right edge, off the title (on a phone it sat on it).
+        modebar=dict(orientation="v"),
         scene=dict(
             xaxis=_axis("R", ranges[0], whole_cube),
             yaxis=_axis("G", ranges[1], whole_cube),
@@ -173,10 +189,11 @@ def elbow_chart(
     -------
     plotly.graph_objects.Figure
         Trace "compactness" holds the curve in increasing k, on a log y axis whose
-        ticks are 1, 2 and 5 times powers of ten written out (``"200M"``, ``"50k"``):
+        ticks are 1, 2 and 5 times powers of ten written as the page writes every
+        compactness (``"2×10⁸"``, ``"5×10⁷"``, ``"5,000"``: ``text.big_number``):
         plotly's own log ticks label the values between powers of ten with a bare
-        digit ("2", "100M", "9", "8"). The hover gives each value as a share of the
-        first k's.
+        digit ("2", "100M", "9", "8"). The hover gives each value as the captions do
+        and as a share of the first k's.
     """
     if not curve:
         raise ValueError("curve is empty; pass {k: compactness} for at least one k.")
@@ -190,7 +207,7 @@ def elbow_chart(
             y=values,
             mode="lines+markers",
             line=dict(color="#4c78a8"),
-            text=[_short_number(v) for v in values],
+            text=[big_number(v) for v in values],
             customdata=[100 * v / first if first > 0 else 100.0 for v in values],
             hovertemplate=f"k = %{{x}}<br>compactness %{{text}}<br>"
             f"%{{customdata:.0f}}% of k = {ks[0]}'s<extra></extra>",
@@ -228,7 +245,7 @@ def elbow_chart(
             type="log",
             tickmode="array",
             tickvals=ticks,
-            ticktext=[_short_number(v) for v in ticks],
+            ticktext=[tick_number(v) for v in ticks],
             # From the tick below the curve to the one above it, so that every tick shows.
             range=[float(np.log10(ticks[0])), float(np.log10(ticks[-1]))] if ticks else None,
         ),
@@ -254,15 +271,6 @@ def _log_ticks(low: float, high: float) -> list[float]:
         if len(ticks) >= 3:
             break
     return ticks
-
-
-def _short_number(value: float) -> str:
-    """A compactness in three significant digits or fewer with an SI suffix: "250M", "1.5k"."""
-    value = float(f"{value:.3g}")  # 999,999 is "1M", not "1e+03k"
-    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g}{suffix}"
-    return f"{value:.3g}"
 
 
 def swatch_url(hex_color: str, *, size: int = 24) -> str:

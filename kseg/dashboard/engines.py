@@ -12,7 +12,7 @@ import streamlit as st
 import kseg
 from kseg.dashboard import compute
 from kseg.dashboard.state import COMPARE_SIDE, View
-from kseg.dashboard.text import big_number, format_seconds
+from kseg.dashboard.text import big_number, format_seconds, percent
 
 ENGINE_NAMES = {"histogram": "kseg's engine", "opencv": "cv2.kmeans"}
 
@@ -73,7 +73,7 @@ def render(view: View) -> None:
                     _COMPACTNESS_RATIO_HELP,
                 ),
                 ("Pixels that differ", f"{differ:,}", _DIFFER_HELP),
-                ("Share that differs", f"{share:.2%}", f"Of {n_opaque:,} pixels. {_DIFFER_HELP}"),
+                ("Share that differs", percent(share), f"Of {n_opaque:,} pixels. {_DIFFER_HELP}"),
             ]
         )
 
@@ -110,4 +110,4 @@ def _ratio(numerator: float, denominator: float) -> str:
 def _compactness_ratio(ours: float, theirs: float) -> str:
     if theirs <= 0:
         return "1 (both 0)" if ours <= 0 else "n/a"
-    return f"{ours / theirs:.5f}"
+    return f"{ours / theirs:#.3g}"  # 3 significant digits, trailing zeros kept: "1.00"

@@ -1,8 +1,9 @@
 """The page's own CSS, injected once per run by ``page.main`` (``st.html`` of a style
 element takes no room on the page).
 
-- A checkerboard behind the pictures that can have transparent pixels (original,
-  segmented, isolated), so transparency reads as transparency, not as the page.
+- A checkerboard behind every picture that can have transparent pixels, so transparency
+  reads as transparency, not as the page: the containers in ``CHECKERED`` and any
+  container whose key starts with ``checker-`` (the Compare tab's thumbnails).
 - The Segment tab's compare control is for small screens only: on a desktop the
   original stays beside the segmented image; on a phone the control picks one picture
   in place (the segmented by default, so the result comes first) or puts the two side by
@@ -14,10 +15,24 @@ from __future__ import annotations
 import streamlit as st
 
 PHONE_MAX_WIDTH = 640  # px: where Streamlit stacks columns
+CHECKER_PREFIX = "checker-"
+CHECKERED = (
+    "original",  # Segment tab
+    "segmented",
+    "isolated",  # Isolate tab
+    "engine_kseg",  # Segment tab: the engines side by side
+    "engine_cv2",
+    "sp_superpixels",  # Superpixels tab
+    "sp_segmented",
+    "sp_isolated",
+)
+_CHECKER_SELECTOR = ", ".join(
+    [f".st-key-{key} img" for key in CHECKERED] + [f'[class*="st-key-{CHECKER_PREFIX}"] img']
+)
 
 CSS = f"""
 <style>
-.st-key-original img, .st-key-segmented img, .st-key-isolated img, .st-key-sp_isolated img {{
+{_CHECKER_SELECTOR} {{
   background: repeating-conic-gradient(#d4d4d4 0 25%, #ffffff 0 50%) 0 0 / 16px 16px;
 }}
 @media (min-width: {PHONE_MAX_WIDTH + 1}px) {{

@@ -125,10 +125,13 @@ def centres_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
         st.plotly_chart(figure, key=key_prefix + Keys.CENTERS_3D, config={"displaylogo": False})
         space = {"lab": "CIELAB", "hsv": "HSV"}.get(seg.color_space)
         where = f" The clusters were found in {space}; the" if space else " The"
+        height, width = seg.shape
+        pixels = "opaque pixels" if seg.histogram.n_opaque < height * width else "pixels"
+        span = "0 to 255" if cube else "fitted to the colours drawn"
         st.caption(
             "Each sphere is a cluster's colour (hover for its number, 1 to "
-            f"{seg.k}), sized by its share of the pixels.{where} axes are always red, "
-            "green and blue, 0 to 255."
+            f"{seg.k}), sized by its share of the {pixels}.{where} axes are always red, "
+            f"green and blue, {span}."
         )
 
 
@@ -259,7 +262,7 @@ def downloads_ui(
         )
     st.subheader("The same on the command line")
     command = export.cli_command(seg.params, source_name=source_name, params_name=params_name)
-    st.code(command, language="bash")
+    st.code(command, language="bash", wrap_lines=True)
     if not isinstance(seg.params["init"], str):
         st.caption(
             f"The starting colours come from the Run parameters file: save it as "

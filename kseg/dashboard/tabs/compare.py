@@ -17,12 +17,13 @@ from kseg.dashboard.state import (
     Keys,
     View,
 )
-from kseg.dashboard.text import big_number
+from kseg.dashboard.text import transparent_note
 
-COMPACTNESS_HELP = (
-    "Compactness: for every pixel, the distance from its colour to its cluster's colour, "
-    "squared, added up over the photo (in the colour space used). Lower means the k colours "
-    "fit the photo more closely; it always falls as k grows."
+ERROR_HELP = (
+    "Mean colour error: how far, on average, a pixel's colour is from its cluster's colour "
+    "(in the colour space used; lower is closer). Compactness, the k-means objective: those "
+    "distances squared and added up over the photo, drawn on the elbow chart below; it always "
+    "falls as k grows."
 )
 
 
@@ -41,12 +42,17 @@ def render(view: View) -> None:
                 png = compute.segmented_png(
                     view.source.digest, params, COMPARE_SIDE, view.loaded.hist
                 )
-                column.image(
-                    png,
-                    caption=f"k = {k}, compactness {big_number(seg.compactness)}",
-                    output_format="PNG",
-                )
-        st.caption(COMPACTNESS_HELP)
+                # "checker-" containers get the page's checkerboard (styles.py).
+                with column.container(key=f"checker-compare-{k}"):
+                    st.image(
+                        png,
+                        caption=f"k = {k}, mean colour error {seg.mean_error:.1f}",
+                        output_format="PNG",
+                    )
+        st.caption(ERROR_HELP)
+        note = transparent_note(view.loaded.hist, "mean colour errors and compactness")
+        if note:
+            st.caption(note)
     else:
         st.info("Pick one or more values of k above.")
 
@@ -97,7 +103,7 @@ def compare_ks_ui() -> list[int]:
         key=Keys.COMPARE_KS,
         on_change=_at_most,
         args=(list(state[Keys.COMPARE_KS]),),
-        help=f"Up to {COMPARE_MAX} at once, shown side by side. {COMPACTNESS_HELP}",
+        help=f"Up to {COMPARE_MAX} at once, shown side by side. {ERROR_HELP}",
     )
     if state.pop(Keys.COMPARE_FULL, False):
         st.info(f"At most {COMPARE_MAX} values of k at once: remove one to add another.")

@@ -12,17 +12,11 @@ import streamlit as st
 import kseg
 from kseg.dashboard import compute, engines, links
 from kseg.dashboard.state import PREVIEW_SIDE, Keys, View
-from kseg.dashboard.text import big_number, format_seconds, percent, plain
+from kseg.dashboard.text import error_help, format_seconds, percent, plain
 from kseg.dashboard.widgets import centres_ui, metrics_row, palette_ui, warnings_ui
 
 COMPARE_VIEWS = {"Segmented": "segmented", "Original": "original", "Side by side": "side"}
 COMPARE_DEFAULT = "Segmented"
-
-ERROR_UNITS = {
-    "rgb": "RGB distance (0 to 441)",
-    "lab": "delta E (CIE76; about 2.3 is just noticeable)",
-    "hsv": "HSV distance (S and V in 0 to 100)",
-}
 
 
 def render(view: View) -> None:
@@ -83,15 +77,6 @@ def transparent_ui(hist: kseg.ColorHistogram) -> None:
             "(the checkerboard shows through it).",
             icon=":material/opacity:",
         )
-
-
-def error_help(seg: kseg.Segmentation) -> str:
-    return (
-        "How far, on average, a pixel's colour is from the colour of its cluster, as "
-        f"{ERROR_UNITS[seg.color_space]}: lower is closer. In RGB the distance runs from 0 "
-        "to 441; in CIELAB 2.3 is just noticeable. The k-means objective, compactness (the "
-        f"sum of squared distances over all pixels), is {big_number(seg.compactness)}."
-    )
 
 
 def iterations_value(seg: kseg.Segmentation) -> str:

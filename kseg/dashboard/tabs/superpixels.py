@@ -22,7 +22,13 @@ from kseg.dashboard.state import (
     SuperpixelParams,
     View,
 )
-from kseg.dashboard.text import big_number, format_seconds, plain
+from kseg.dashboard.text import (
+    CLI_ENGINE_NOTE,
+    error_help,
+    format_seconds,
+    plain,
+    transparent_note,
+)
 from kseg.dashboard.widgets import centres_ui, downloads_ui, isolate_ui, metrics_row, palette_ui
 
 
@@ -92,16 +98,14 @@ def render(view: View) -> None:
                 format_seconds(seg.seconds),
                 "Time clustering the regions' mean colours took.",
             ),
-            (
-                "k-means compactness",
-                big_number(seg.compactness),
-                "Sum of squared distances from each pixel to its cluster's centre, in the colour "
-                "space used. Lower is tighter.",
-            ),
+            ("Mean colour error", f"{seg.mean_error:.1f}", error_help(seg)),
             ("Size", size, "Width x height in pixels of what the superpixels work on."),
         ],  # fmt: skip
         key="sp_metrics",
     )
+    note = transparent_note(hist, "the mean colour error and compactness")
+    if note:
+        st.caption(note)
     image = view.loaded.image
     if hist.shape != image.shape:
         st.caption(
@@ -119,6 +123,7 @@ def render(view: View) -> None:
     st.subheader("Files of this result")
     st.caption(f"Each file is made when you click its button, at {size} px.")
     downloads_ui(seg, stem, view.source.cli_name, key_prefix=Keys.SP_PREFIX)
+    st.caption(CLI_ENGINE_NOTE)
 
 
 def superpixel_controls_ui() -> tuple[SuperpixelParams, bool]:
