@@ -50,9 +50,9 @@ def render(view: View) -> None:
                         output_format="PNG",
                     )
         st.caption(ERROR_HELP)
-        note = transparent_note(view.loaded.hist, "mean colour errors and compactness")
-        if note:
-            st.caption(note)
+        share_caption = transparent_note(view.loaded.hist, "mean colour errors and compactness")
+        if share_caption:
+            st.caption(share_caption)
     else:
         st.info("Pick one or more values of k above.")
 

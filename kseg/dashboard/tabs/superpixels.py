@@ -103,9 +103,9 @@ def render(view: View) -> None:
         ],  # fmt: skip
         key="sp_metrics",
     )
-    note = transparent_note(hist, "the mean colour error and compactness")
-    if note:
-        st.caption(note)
+    share_caption = transparent_note(hist, "the mean colour error and compactness")
+    if share_caption:
+        st.caption(share_caption)
     image = view.loaded.image
     if hist.shape != image.shape:
         st.caption(
