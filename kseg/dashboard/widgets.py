@@ -19,7 +19,7 @@ from kseg.dashboard.state import (
     PREVIEW_SIDE,
     Keys,
 )
-from kseg.dashboard.text import percent, plain
+from kseg.dashboard.text import percent, plain, transparent_share
 
 Metric = tuple[str, str, str]  # label, value, help
 
@@ -125,8 +125,7 @@ def centres_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
         st.plotly_chart(figure, key=key_prefix + Keys.CENTERS_3D, config={"displaylogo": False})
         space = {"lab": "CIELAB", "hsv": "HSV"}.get(seg.color_space)
         where = f" The clusters were found in {space}; the" if space else " The"
-        height, width = seg.shape
-        pixels = "opaque pixels" if seg.histogram.n_opaque < height * width else "pixels"
+        pixels = "opaque pixels" if transparent_share(seg.histogram) > 0 else "pixels"
         span = "0 to 255" if cube else "fitted to the colours drawn"
         st.caption(
             "Each sphere is a cluster's colour (hover for its number, 1 to "

@@ -12,7 +12,7 @@ import streamlit as st
 import kseg
 from kseg.dashboard import compute, engines, links
 from kseg.dashboard.state import PREVIEW_SIDE, Keys, View
-from kseg.dashboard.text import error_help, format_seconds, percent, plain
+from kseg.dashboard.text import error_help, format_seconds, percent, plain, transparent_share
 from kseg.dashboard.widgets import centres_ui, metrics_row, palette_ui, warnings_ui
 
 COMPARE_VIEWS = {"Segmented": "segmented", "Original": "original", "Side by side": "side"}
@@ -69,9 +69,8 @@ def render(view: View) -> None:
 
 def transparent_ui(hist: kseg.ColorHistogram) -> None:
     """Say how much of the photo is transparent (shown as a checkerboard), if any."""
-    height, width = hist.shape
-    share = 1 - hist.n_opaque / (height * width)
-    if hist.alpha is not None and share > 0:
+    share = transparent_share(hist)
+    if share > 0:
         st.info(
             f"{percent(share)} of this photo is transparent and is not clustered "
             "(the checkerboard shows through it).",
