@@ -1,0 +1,39 @@
+"""Compile kseg's kernels into numba's on-disk cache: ``python -m kseg._warmup``.
+
+Started by :mod:`kseg._jit` in a process of its own, at low priority, so that the
+process that asked goes on with the numpy twins meanwhile. One warm-up at a time per
+cache folder (a lock file); each group leaves its marker once compiled.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib
+import os
+import sys
+
+from kseg import _jit
+
+
+def main() -> int:
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+    folder = _jit.marker_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "kseg-warmup.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return 0  # another warm-up is compiling into this cache
+        for group, (compiled_name, _twin) in _jit.GROUPS.items():
+            if _jit._marker(group).exists():
+                continue
+            importlib.import_module(compiled_name).warm()
+            _jit.write_marker(group)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
