@@ -146,9 +146,25 @@ def _watch() -> None:
                 except Exception:  # noqa: BLE001 - stay on the numpy twin
                     pass
                 pending.remove(group)
-        if finished:
+        if finished and not _someone_compiling():
             return
         time.sleep(0.2)
+
+
+def _someone_compiling() -> bool:
+    """Whether a warm-up (ours or another process's) holds the lock of this cache folder."""
+    import fcntl
+
+    try:
+        with open(marker_dir() / "kseg-warmup.lock", "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            return False
+    except OSError:
+        return False
 
 
 def marker_dir() -> Path:
