@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["count_colors"]
+__all__ = ["count_colors", "warm"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -26,3 +26,13 @@ def count_colors(flat, opaque, table, found):  # pragma: no cover - compiled
             n_found += 1
         table[key] += 1
     return n_found
+
+
+def warm() -> None:
+    """Compile (or load from numba's cache) the pass for the types kseg passes."""
+    from kseg import _kernels
+
+    flat = _kernels.read_only(np.zeros((4, 3), dtype=np.uint8))
+    for opaque in (np.ones(0, dtype=np.bool_), np.ones(4, dtype=np.bool_)):
+        table = np.zeros(1, dtype=np.uint32)  # every key here is 0
+        count_colors(flat, _kernels.read_only(opaque), table, np.empty(4, dtype=np.int64))

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from kseg import _spaces
-from kseg._counting import count_colors
+from kseg._kernels import count_colors
 from kseg._validation import as_rgb_alpha
 
 __all__ = ["COARSE_LEVELS", "COARSE_MIN_COLORS", "ColorFeatures", "ColorHistogram", "pack_rgb"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kseg._lloyd import kmeans_plusplus, lloyd
+from kseg._kernels import kmeans_plusplus, lloyd
 from kseg._validation import check_criteria, check_init, check_int
 
 __all__ = ["KMeansResult", "kmeans", "run_attempts", "run_parallel"]

@@ -12,7 +12,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["kmeans_plusplus", "lloyd"]
+__all__ = ["kmeans_plusplus", "lloyd", "mean_distance", "warm"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -290,3 +290,18 @@ def mean_distance(points, weights, centers, labels):
         total += weights[i] * np.sqrt(best)
         weight += weights[i]
     return total / max(weight, 1.0)
+
+
+def warm() -> None:
+    """Compile (or load from numba's cache) each kernel for the types kseg passes.
+
+    ``kseg._kernels`` hands every kernel read-only inputs, so one specialisation each
+    serves every caller.
+    """
+    from kseg import _kernels
+
+    X = _kernels.read_only(np.array([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0], [9.0, 9.0, 9.0]]))
+    w = _kernels.read_only(np.array([1.0, 2.0, 1.0]))
+    start = kmeans_plusplus(X, w, 2, 2, _kernels.read_only(np.full(3, 0.5)))
+    centers, labels, _n, _c = lloyd(X, w, _kernels.read_only(start), 5, 0.0)
+    mean_distance(X, w, _kernels.read_only(centers), _kernels.read_only(labels))

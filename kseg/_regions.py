@@ -11,8 +11,8 @@ import weakref
 import numpy as np
 
 from kseg._histogram import pack_rgb
+from kseg._kernels import lloyd
 from kseg._kmeans import run_attempts
-from kseg._lloyd import lloyd
 
 __all__ = ["regions_kmeans"]
 

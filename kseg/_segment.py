@@ -12,8 +12,8 @@ import numpy as np
 from kseg import _pictures, _spaces  # _pictures: read at call time (it imports this module)
 from kseg._errors import ImageError
 from kseg._histogram import ColorFeatures, ColorHistogram, preview_grid
+from kseg._kernels import lloyd, mean_distance
 from kseg._kmeans import run_attempts, run_parallel
-from kseg._lloyd import lloyd, mean_distance
 from kseg._opencv import opencv_kmeans
 from kseg._regions import regions_kmeans
 from kseg._validation import check_choice, check_criteria, check_init, check_int

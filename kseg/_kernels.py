@@ -1,0 +1,48 @@
+"""The kernels the rest of kseg calls: compiled when ready, the numpy twin until then.
+
+Each function here looks its group up in :func:`kseg._jit.kernels` and passes what the
+kernel only reads as read-only views, so that numba needs one specialisation per
+kernel whoever calls it (an ``Image`` holds read-only arrays, a caller's own are
+writable; each combination would otherwise be compiled, and cached, apart).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kseg import _jit
+
+__all__ = ["count_colors", "kmeans_plusplus", "lloyd", "mean_distance", "read_only"]
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array`` (the caller's array keeps its flags)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def count_colors(flat, opaque, table, found) -> int:
+    """Count each pixel's colour in ``table``; see :func:`kseg._counting.count_colors`."""
+    return _jit.kernels("counting").count_colors(read_only(flat), read_only(opaque), table, found)
+
+
+def kmeans_plusplus(X, w, k, trials, uniform) -> np.ndarray:
+    """See :func:`kseg._lloyd.kmeans_plusplus`."""
+    return _jit.kernels("lloyd").kmeans_plusplus(
+        read_only(X), read_only(w), int(k), int(trials), read_only(uniform)
+    )
+
+
+def lloyd(X, w, C0, max_iter, eps2):
+    """See :func:`kseg._lloyd.lloyd`."""
+    return _jit.kernels("lloyd").lloyd(
+        read_only(X), read_only(w), read_only(np.asarray(C0)), int(max_iter), float(eps2)
+    )
+
+
+def mean_distance(points, weights, centers, labels) -> float:
+    """See :func:`kseg._lloyd.mean_distance`."""
+    return _jit.kernels("lloyd").mean_distance(
+        read_only(points), read_only(weights), read_only(centers), read_only(labels)
+    )
