@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from kseg._memory import small_pages
+
 __all__ = ["count_colors", "warm"]
 
 _N_KEYS = 1 << 24
@@ -20,6 +22,11 @@ def warm() -> None:
 
 def count_colors(flat, opaque, table, found):
     """Count each pixel's colour in ``table``; list each new colour in ``found``."""
+    with small_pages():
+        return _count(flat, opaque, table, found)
+
+
+def _count(flat, opaque, table, found):
     # R << 16 | G << 8 | B in one OpenCV pass: BGRA bytes read as little-endian uint32.
     bgra = cv2.cvtColor(np.ascontiguousarray(flat).reshape(-1, 1, 3), cv2.COLOR_RGB2BGRA)
     keys = bgra.view(np.uint32).reshape(-1) & np.uint32(0xFFFFFF)

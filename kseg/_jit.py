@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["GROUPS", "kernels", "mode", "ready", "wait_until_compiled"]
+__all__ = ["GROUPS", "kernels", "mode", "on_ready", "ready", "start", "wait_until_compiled"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -48,7 +48,9 @@ _MODES = ("auto", "numba", "numpy")
 _lock = threading.Lock()
 _compiled: dict[str, ModuleType] = {}  # groups ready in this process
 _started = False
+_in_background = False  # start(): groups already compiled load in the watcher thread too
 _watcher: threading.Thread | None = None
+_callbacks: list = []
 
 
 def mode() -> str:
@@ -64,11 +66,11 @@ def kernels(group: str) -> ModuleType:
         return module
     compiled_name, twin_name = GROUPS[group]
     chosen = mode()
-    if chosen == "numba" or importlib.util.find_spec(twin_name) is None:
+    if chosen == "numba" or not _has_twin(twin_name):
         return _adopt(group)
     if chosen == "numpy":
         return importlib.import_module(twin_name)
-    if _marker(group).exists():
+    if not _in_background and _marker(group).exists():
         # Compiled by an earlier process: loading from numba's cache takes a moment.
         try:
             return _adopt(group)
@@ -76,6 +78,26 @@ def kernels(group: str) -> ModuleType:
             _marker(group).unlink(missing_ok=True)
     _start_warmup()
     return importlib.import_module(twin_name)
+
+
+def start() -> None:
+    """Get every group ready without making anyone wait (for a server).
+
+    Groups compiled by an earlier process load from numba's cache in a thread, the
+    others compile in the warm-up process; until then :func:`kernels` answers with
+    the numpy twins. Without this call, :func:`kernels` loads a compiled group at
+    once when its marker is there (better for a batch of photos).
+    """
+    global _in_background
+    if mode() != "auto":
+        return
+    _in_background = True
+    _start_warmup()
+
+
+def on_ready(callback) -> None:
+    """Call ``callback(group)`` in the watcher thread each time a group is switched to."""
+    _callbacks.append(callback)
 
 
 def ready(group: str) -> bool:
@@ -96,6 +118,16 @@ def wait_until_compiled(timeout: float | None = None) -> bool:
     return True
 
 
+_TWINS: dict[str, bool] = {}
+
+
+def _has_twin(name: str) -> bool:
+    found = _TWINS.get(name)
+    if found is None:
+        found = _TWINS[name] = importlib.util.find_spec(name) is not None
+    return found
+
+
 def _adopt(group: str) -> ModuleType:
     """Import ``group``'s compiled module and load (or compile) its kernels."""
     with _lock:
@@ -111,6 +143,8 @@ def _adopt(group: str) -> ModuleType:
 def _start_warmup() -> None:
     """Start the compiling process and the thread that switches over (once per process)."""
     global _started, _watcher
+    if _started:
+        return
     with _lock:
         if _started:
             return
@@ -121,6 +155,12 @@ def _start_warmup() -> None:
 
 def _watch() -> None:
     """Run the warm-up process, then adopt each group it left a marker for."""
+    pending = [group for group in GROUPS if group not in _compiled]
+    for group in list(pending):  # compiled by an earlier process
+        if _marker(group).exists() and _try_adopt(group):
+            pending.remove(group)
+    if not pending:
+        return
     try:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
@@ -136,19 +176,25 @@ def _watch() -> None:
         )
     except OSError:
         return
-    pending = list(GROUPS)
     while pending:
         finished = process.poll() is not None
         for group in list(pending):
             if _marker(group).exists():
-                try:
-                    _adopt(group)
-                except Exception:  # noqa: BLE001 - stay on the numpy twin
-                    pass
+                _try_adopt(group)
                 pending.remove(group)
         if finished and not _someone_compiling():
             return
         time.sleep(0.2)
+
+
+def _try_adopt(group: str) -> bool:
+    try:
+        _adopt(group)
+    except Exception:  # noqa: BLE001 - a broken cache: stay on the numpy twin
+        return False
+    for callback in _callbacks:
+        callback(group)
+    return True
 
 
 def _someone_compiling() -> bool:

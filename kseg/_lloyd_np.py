@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kseg._memory import small_pages
+
 __all__ = ["kmeans_plusplus", "lloyd", "mean_distance", "warm"]
 
 
@@ -43,6 +45,7 @@ def _last_of_running_sum(values: np.ndarray) -> float:
     return float(np.cumsum(values)[-1]) if values.size else 0.0
 
 
+@small_pages()
 def kmeans_plusplus(X, w, k, trials, uniform):
     """Twin of :func:`kseg._lloyd.kmeans_plusplus`."""
     n, d = X.shape
@@ -101,6 +104,7 @@ def _assign_all(X, C):
     return labels, np.sqrt(best), np.sqrt(second)
 
 
+@small_pages()
 def lloyd(X, w, C0, max_iter, eps2):
     """Twin of :func:`kseg._lloyd.lloyd` (Hamerly's bounds, kept the same way)."""
     n, d = X.shape
@@ -220,6 +224,7 @@ def _distance_if_movable(X, w, C, labels, members, idx) -> np.ndarray:
     return out
 
 
+@small_pages()
 def mean_distance(points, weights, centers, labels):
     """Twin of :func:`kseg._lloyd.mean_distance`."""
     if labels.shape[0] > 0:

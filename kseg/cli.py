@@ -20,6 +20,7 @@ from kseg import (
     MAX_K,
     ColorHistogram,
     ImageError,
+    _memory,
     elbow,
     export,
     load_image,
@@ -36,6 +37,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    _memory.use_small_pages()
     parser = _parser()
     try:
         args = parser.parse_args(argv)

@@ -14,10 +14,9 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-import numpy as np
 import streamlit as st
 
-import kseg
+from kseg import _jit, _memory
 from kseg.dashboard.cache import MemoryCache
 
 T = TypeVar("T")
@@ -48,26 +47,30 @@ def results_cache(max_mb: int) -> MemoryCache:
 
 @st.cache_resource(show_spinner=False)
 def warm_up() -> bool:
-    """Load (or compile) kseg's numba kernels once per server process."""
-    rgb = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
-    hist = kseg.ColorHistogram(rgb)
-    for init in ("k-means++", "random"):
-        kseg.segment(hist, 3, init=init, attempts=2).segmented_image(16)
-    kseg.segment(hist, 2, init=[[0, 0, 0], [255, 255, 255]], color_space="lab")
+    """Get kseg's kernels ready once per server process, without making anyone wait.
+
+    The numpy twins answer at once; numba's compiled kernels load (or compile, in a
+    process of their own) in the background and take over when ready (``kseg._jit``).
+    """
+    _memory.use_small_pages()
+    _jit.on_ready(_freeze_collector)
+    _jit.start()
+    _freeze_collector()
+    return True
+
+
+def _freeze_collector(_group: str | None = None) -> None:
     # Streamlit runs gc.collect(2) after every rerun; walking the ~200k long-lived objects
-    # of the imported libraries took 150-300 ms of each k change here. Freeze them once:
-    # the collector still sees everything created from now on.
+    # of the imported libraries took 150-300 ms of each k change here. Freeze them (again
+    # once numba's modules are in): the collector still sees everything created later.
     gc.collect()
     gc.freeze()
-    return True
 
 
 @st.cache_resource(show_spinner=False)
 def warm_up_superpixels() -> bool:
-    """Load (or compile) the superpixel kernels once per server process."""
-    rgb = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
-    kseg.segment(rgb, 3, attempts=2, regions=kseg.superpixels(rgb, 9))
-    return True
+    """Superpixel kernels: the same as :func:`warm_up` (kept for the tab's call)."""
+    return warm_up()
 
 
 @st.cache_resource(show_spinner=False)
