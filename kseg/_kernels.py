@@ -14,35 +14,43 @@ from kseg import _jit
 
 __all__ = ["count_colors", "kmeans_plusplus", "lloyd", "mean_distance", "read_only"]
 
+_F8 = np.float64
 
-def read_only(array: np.ndarray) -> np.ndarray:
-    """A read-only view of ``array`` (the caller's array keeps its flags)."""
-    view = array.view()
+
+def read_only(array, dtype=None) -> np.ndarray:
+    """A read-only, C-contiguous view of ``array`` (copied only when it is not already
+    contiguous of ``dtype``); the caller's array keeps its flags."""
+    view = np.ascontiguousarray(array, dtype=dtype).view()
     view.flags.writeable = False
     return view
 
 
 def count_colors(flat, opaque, table, found) -> int:
     """Count each pixel's colour in ``table``; see :func:`kseg._counting.count_colors`."""
-    return _jit.kernels("counting").count_colors(read_only(flat), read_only(opaque), table, found)
+    return _jit.kernels("counting").count_colors(
+        read_only(flat, np.uint8), read_only(opaque, np.bool_), table, found
+    )
 
 
 def kmeans_plusplus(X, w, k, trials, uniform) -> np.ndarray:
     """See :func:`kseg._lloyd.kmeans_plusplus`."""
     return _jit.kernels("lloyd").kmeans_plusplus(
-        read_only(X), read_only(w), int(k), int(trials), read_only(uniform)
+        read_only(X, _F8), read_only(w, _F8), int(k), int(trials), read_only(uniform, _F8)
     )
 
 
 def lloyd(X, w, C0, max_iter, eps2):
     """See :func:`kseg._lloyd.lloyd`."""
     return _jit.kernels("lloyd").lloyd(
-        read_only(X), read_only(w), read_only(np.asarray(C0)), int(max_iter), float(eps2)
+        read_only(X, _F8), read_only(w, _F8), read_only(C0, _F8), int(max_iter), float(eps2)
     )
 
 
 def mean_distance(points, weights, centers, labels) -> float:
     """See :func:`kseg._lloyd.mean_distance`."""
     return _jit.kernels("lloyd").mean_distance(
-        read_only(points), read_only(weights), read_only(centers), read_only(labels)
+        read_only(points, _F8),
+        read_only(weights, _F8),
+        read_only(centers, _F8),
+        read_only(labels, np.int32),
     )
