@@ -77,18 +77,41 @@ def kmeans_plusplus(X, w, k, trials, uniform):
     return centers
 
 
+_CHUNK = 1 << 15  # points per block of the (points x centres) distance table
+
+
 def _nearest_two(X: np.ndarray, C: np.ndarray):
-    """Squared distances to the nearest and second-nearest centre, and the nearest's index."""
-    m = X.shape[0]
-    best = np.full(m, np.inf)
+    """Squared distances to the nearest and second-nearest centre, and the nearest's index.
+
+    The compiled loop keeps a running best and second best; that is exactly the
+    smallest and second-smallest value of each row (ties: the lowest index, as argmin),
+    taken here from a table of every distance, block by block.
+    """
+    m, k = X.shape[0], C.shape[0]
+    best = np.empty(m)
     second = np.full(m, np.inf)
-    bj = np.zeros(m, dtype=np.int32)
-    for j in range(C.shape[0]):
-        s2 = _sq_dist(X, C[j])
-        np.minimum(second, np.maximum(s2, best), out=second)
-        bj[s2 < best] = j
-        np.minimum(best, s2, out=best)
+    bj = np.empty(m, dtype=np.int32)
+    for lo in range(0, m, _CHUNK):
+        hi = min(m, lo + _CHUNK)
+        table = _table(X[lo:hi], C)
+        nearest = np.argmin(table, axis=1)
+        rows = np.arange(hi - lo)
+        bj[lo:hi] = nearest
+        best[lo:hi] = table[rows, nearest]
+        if k > 1:
+            table[rows, nearest] = np.inf  # a tie for the nearest stays as the second
+            second[lo:hi] = table.min(axis=1)
     return best, second, bj
+
+
+def _table(X: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """(m, k) squared distances, summed channel by channel as the compiled loop sums."""
+    t = X[:, 0, None] - C[None, :, 0]
+    s2 = t * t
+    for c in range(1, X.shape[1]):
+        t = X[:, c, None] - C[None, :, c]
+        s2 += t * t
+    return s2
 
 
 def _cluster_sums(X, w, labels, k):
@@ -158,15 +181,9 @@ def lloyd(X, w, C0, max_iter, eps2):
 
 def _half_gaps(C: np.ndarray) -> np.ndarray:
     """Half the distance from each centre to its nearest other centre."""
-    k = C.shape[0]
-    half = np.empty(k)
-    for j in range(k):
-        nearest = np.inf
-        for jj in range(k):
-            if jj != j:
-                nearest = min(nearest, float(_sq_dist(C[j : j + 1], C[jj])[0]))
-        half[j] = 0.5 * np.sqrt(nearest)
-    return half
+    gaps = _table(C, C)
+    np.fill_diagonal(gaps, np.inf)
+    return 0.5 * np.sqrt(gaps.min(axis=1))
 
 
 def _move(X, w, points, old, new, sums, wsum) -> None:
