@@ -102,9 +102,9 @@ def _assign_strip(
         v = [plane[uy, ux] for plane in planes]
         k = _nearest_on_grid(*v, uy + r0, ux, centers, n_rows, n_cols, height, width)
         best_k[uy, ux] = k
-        addends = np.column_stack(
-            [v[0], v[1], v[2], uy + r0, ux, np.ones(len(uy))]
-        ).astype(np.float64)
+        addends = np.column_stack([v[0], v[1], v[2], uy + r0, ux, np.ones(len(uy))]).astype(
+            np.float64
+        )
         # Before a row's window sums (phase 0), in column order.
         events.append((k, uy + r0, np.zeros(len(uy), np.int64), ux, addends))
     label_rows = labels[r0:r1]
