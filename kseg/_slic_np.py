@@ -11,13 +11,15 @@ background, so they must give exactly what the compiled kernels give
 - ``_masked_sums`` is compiled with ``fastmath={"reassoc"}``, and LLVM vectorises it
   into 8 float32 lanes (AVX2; one vector of accumulators, lane ``j`` summing elements
   ``j, j + 8, ...`` of the first ``n & ~7``), folds the lanes as ``(4 + 4) -> (2 + 2)
-  -> (1 + 1)`` and adds the remaining elements one by one. :func:`_lane_sums` does the
-  same. A machine whose vectors are wider (AVX-512 with 512-bit vectors preferred)
-  would need ``_LANES`` changed to match; the tests would say so.
+  -> (1 + 1)`` and adds the remaining elements one by one. :func:`_window_sums` does the
+  same, with ``np.add.at`` (which adds in index order, one addition after another). A
+  machine whose vectors are wider (AVX-512 with 512-bit vectors preferred) would need
+  ``_LANES`` changed to match; the tests would say so.
 
-The per-pixel loops become numpy operations on each centre's 2S x 2S window, and the
-run-based union-find of ``_enforce_connectivity`` becomes vectorised label
-propagation over the runs, with the same raster-order numbering and merging.
+The distance loops become numpy operations on each centre's 2S x 2S window; the
+window sums visit each pixel once; the run-based union-find of
+``_enforce_connectivity`` becomes vectorised label propagation over the runs, with
+the same raster-order numbering and merging.
 """
 
 from __future__ import annotations
@@ -89,10 +91,13 @@ def _assign_strip(
         d += (dy * dy)[:, None]
         window_best = best[ya:yb, x0:x1]
         closer = d < window_best
-        np.copyto(window_best, d, where=closer)
-        np.copyto(best_k[ya:yb, x0:x1], ids[c], where=closer)
+        np.minimum(window_best, d, out=window_best)
+        best_k[ya:yb, x0:x1][closer] = ids[c]
 
     opaque = alpha[r0:r1] != 0 if has_alpha else None
+    covered = best_k >= 0  # won through a window (the sums below count only these)
+    if opaque is not None:
+        covered &= opaque
     uncovered = best_k < 0
     if opaque is not None:
         uncovered &= opaque
@@ -102,59 +107,83 @@ def _assign_strip(
         v = [plane[uy, ux] for plane in planes]
         k = _nearest_on_grid(*v, uy + r0, ux, centers, n_rows, n_cols, height, width)
         best_k[uy, ux] = k
-        addends = np.column_stack([v[0], v[1], v[2], uy + r0, ux, np.ones(len(uy))]).astype(
-            np.float64
-        )
+        addends = np.column_stack([v[0], v[1], v[2], uy + r0, ux, np.ones(len(uy))])
         # Before a row's window sums (phase 0), in column order.
-        events.append((k, uy + r0, np.zeros(len(uy), np.int64), ux, addends))
+        events.append((k, uy + r0, np.zeros(len(uy), np.int64), ux, addends.astype(np.float64)))
     label_rows = labels[r0:r1]
     if opaque is not None:
         np.copyto(label_rows, np.where(opaque, best_k, np.int32(-1)))
     else:
         np.copyto(label_rows, best_k)
-
-    # Each centre's sums over its window's rows, taken from the final labels.
-    xs_rows = np.broadcast_to(xs, (n_strip, width))
-    for c in pieces:
-        ya, yb, x0, x1 = first[c], stop[c], x0s[c], x1s[c]
-        mine = label_rows[ya:yb, x0:x1] == ids[c]
-        values = np.stack(
-            [planes[0][ya:yb, x0:x1], planes[1][ya:yb, x0:x1], planes[2][ya:yb, x0:x1],
-             xs_rows[ya:yb, x0:x1]]
-        )  # fmt: skip
-        values = np.where(mine, values, np.float32(0.0))
-        s0, s1, s2, sx = _lane_sums(values)
-        count = np.count_nonzero(mine, axis=1).astype(np.float32)
-        rows = np.arange(ya, yb) + r0
-        addends = np.column_stack([s0, s1, s2, rows * count.astype(np.float64), sx, count])
-        n = yb - ya
-        events.append(
-            (np.full(n, ids[c]), rows, np.ones(n, np.int64), np.zeros(n, np.int64), addends)
-        )
+    events.append(_window_sums(planes, label_rows, covered, r0, pieces, first, stop, x0s, x1s, ids))
     _accumulate(sums, events)
 
 
-def _lane_sums(values):
-    """Sums over the last axis of float32 ``values``, as the compiled ``_masked_sums``.
+def _window_sums(planes, label_rows, covered, r0, pieces, first, stop, x0s, x1s, ids):
+    """Each live centre's (c0, c1, c2, row, col, count) sums over each row of its window.
 
-    Lane j of 8 sums elements j, j + 8, ... of the first ``n & ~7`` in order; the
-    lanes fold 4 + 4, 2 + 2, 1 + 1; the last ``n % 8`` elements are then added one
-    by one (all ``n`` of them, from zero, when ``n < 8``).
+    As the compiled ``_masked_sums``, whose float32 sums LLVM vectorises: lane j of
+    8 sums elements j, j + 8, ... of the first ``n & ~7`` of a window row in order,
+    the lanes fold 4 + 4, 2 + 2, 1 + 1, and the last ``n % 8`` elements are then
+    added one by one. A pixel adds only to the window of its own label, so each
+    pixel is visited once: ``np.add.at`` adds in index order, one addition after
+    another, which is each lane's order.
+
+    Returns the additions as one event block for :func:`_accumulate`.
     """
-    n = values.shape[-1]
-    n_vec = n - n % _LANES
-    total = np.zeros(values.shape[:-1], np.float32)
-    if n_vec > 0:
-        lanes = values[..., :n_vec].reshape(*values.shape[:-1], n_vec // _LANES, _LANES)
-        acc = np.add.accumulate(lanes, axis=-2)[..., -1, :]  # accumulate: strictly in order
-        width = _LANES
-        while width > 1:
-            width //= 2
-            acc = acc[..., width : 2 * width] + acc[..., :width]
-        total = acc[..., 0]
-    for t in range(n_vec, n):
-        total = values[..., t] + total
-    return total
+    n_strip, width = label_rows.shape
+    ks = ids[pieces].astype(np.int64)
+    n_k = int(ids.max(initial=-1)) + 2 if len(ids) else 1
+    sink = n_k - 1  # every pixel not summed goes to a record of its own, then dropped
+    rows_of = (stop - first)[pieces]
+    n_rec = int(rows_of.sum())
+    base = np.full(n_k, n_rec, np.int64)
+    base[ks] = np.cumsum(rows_of) - rows_of
+    x0 = np.zeros(n_k, np.int64)
+    x0[ks] = x0s[pieces]
+    n_vec = np.zeros(n_k, np.int64)
+    n_vec[ks] = (x1s - x0s)[pieces] & ~(_LANES - 1)
+    y0 = np.zeros(n_k, np.int64)
+    y0[ks] = first[pieces]
+
+    k = np.where(covered, label_rows, sink)
+    rel = np.arange(width) - x0[k]
+    record = base[k] + (np.arange(n_strip)[:, None] - y0[k])
+    record[~covered] = n_rec
+    in_lanes = rel < n_vec[k]
+    key = record * _LANES + (rel & (_LANES - 1))
+    key[~in_lanes] = n_rec * _LANES
+    key = key.ravel()
+    exact_x = width * width < 2**24  # every partial sum of columns is then exact
+    columns = np.broadcast_to(np.arange(width, dtype=np.float32), label_rows.shape)
+    channels = [*planes] if exact_x else [*planes, columns]
+    acc = np.zeros((len(channels), (n_rec + 1) * _LANES), np.float32)
+    for channel, values in zip(acc, channels, strict=True):
+        np.add.at(channel, key, values.ravel())
+    lanes = acc[:, : n_rec * _LANES].reshape(len(channels), n_rec, _LANES)
+    width_ = _LANES
+    while width_ > 1:
+        width_ //= 2
+        lanes = lanes[..., width_ : 2 * width_] + lanes[..., :width_]
+    total = np.ascontiguousarray(lanes[..., 0])
+    tail = covered & ~in_lanes
+    if tail.any():
+        ty, tx = np.nonzero(tail)
+        for channel, values in zip(total, channels, strict=True):
+            np.add.at(channel, record[ty, tx], values[ty, tx])
+    record = record.ravel()
+    count = np.bincount(record, minlength=n_rec + 1)[:n_rec].astype(np.float64)
+    if exact_x:
+        sx = np.bincount(record, weights=columns.ravel(), minlength=n_rec + 1)[:n_rec]
+    else:
+        sx = total[3]
+    k_rec = np.repeat(ks, rows_of)
+    y_rec = np.arange(n_rec) - np.repeat(base[ks], rows_of) + np.repeat(first[pieces], rows_of)
+    y_rec += r0
+    addends = np.column_stack(
+        [total[0], total[1], total[2], y_rec * count, sx.astype(np.float32), count]
+    ).astype(np.float64)
+    return k_rec, y_rec, np.ones(n_rec, np.int64), np.zeros(n_rec, np.int64), addends
 
 
 def _accumulate(sums, events):
