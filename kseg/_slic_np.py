@@ -132,32 +132,34 @@ def _window_sums(planes, label_rows, covered, r0, pieces, first, stop, x0s, x1s,
     Returns the additions as one event block for :func:`_accumulate`.
     """
     n_strip, width = label_rows.shape
-    ks = ids[pieces].astype(np.int64)
+    ks = ids[pieces].astype(np.intp)
     n_k = int(ids.max(initial=-1)) + 2 if len(ids) else 1
-    sink = n_k - 1  # every pixel not summed goes to a record of its own, then dropped
+    sink = n_k - 1  # pixels not summed: their records (n_rec and up) are dropped
     rows_of = (stop - first)[pieces]
     n_rec = int(rows_of.sum())
-    base = np.full(n_k, n_rec, np.int64)
-    base[ks] = np.cumsum(rows_of) - rows_of
-    x0 = np.zeros(n_k, np.int64)
+    starts = np.cumsum(rows_of) - rows_of
+    # Per centre: record of row y = y + row0[k]; lanes end at column lanes_end[k].
+    row0 = np.full(n_k, n_rec, np.int32)
+    row0[ks] = starts - first[pieces]
+    x0 = np.zeros(n_k, np.int32)
     x0[ks] = x0s[pieces]
-    n_vec = np.zeros(n_k, np.int64)
-    n_vec[ks] = (x1s - x0s)[pieces] & ~(_LANES - 1)
-    y0 = np.zeros(n_k, np.int64)
-    y0[ks] = first[pieces]
+    lanes_end = np.zeros(n_k, np.int32)
+    lanes_end[ks] = x0s[pieces] + ((x1s - x0s)[pieces] & ~(_LANES - 1))
 
-    k = np.where(covered, label_rows, sink)
-    rel = np.arange(width) - x0[k]
-    record = base[k] + (np.arange(n_strip)[:, None] - y0[k])
-    record[~covered] = n_rec
-    in_lanes = rel < n_vec[k]
-    key = record * _LANES + (rel & (_LANES - 1))
-    key[~in_lanes] = n_rec * _LANES
+    k = np.where(covered, label_rows, np.int32(sink))
+    record = row0[k]
+    record += np.arange(n_strip, dtype=np.int32)[:, None]
+    columns_i = np.arange(width, dtype=np.int32)
+    in_lanes = columns_i < lanes_end[k]
+    key = columns_i - x0[k]
+    key &= _LANES - 1
+    key += record * _LANES
+    key[~in_lanes] = (n_rec + n_strip) * _LANES  # the tail, and pixels not summed
     key = key.ravel()
     exact_x = width * width < 2**24  # every partial sum of columns is then exact
     columns = np.broadcast_to(np.arange(width, dtype=np.float32), label_rows.shape)
     channels = [*planes] if exact_x else [*planes, columns]
-    acc = np.zeros((len(channels), (n_rec + 1) * _LANES), np.float32)
+    acc = np.zeros((len(channels), (n_rec + n_strip + 1) * _LANES), np.float32)
     for channel, values in zip(acc, channels, strict=True):
         np.add.at(channel, key, values.ravel())
     lanes = acc[:, : n_rec * _LANES].reshape(len(channels), n_rec, _LANES)
@@ -172,14 +174,13 @@ def _window_sums(planes, label_rows, covered, r0, pieces, first, stop, x0s, x1s,
         for channel, values in zip(total, channels, strict=True):
             np.add.at(channel, record[ty, tx], values[ty, tx])
     record = record.ravel()
-    count = np.bincount(record, minlength=n_rec + 1)[:n_rec].astype(np.float64)
+    count = np.bincount(record, minlength=n_rec)[:n_rec].astype(np.float64)
     if exact_x:
-        sx = np.bincount(record, weights=columns.ravel(), minlength=n_rec + 1)[:n_rec]
+        sx = np.bincount(record, weights=columns.ravel(), minlength=n_rec)[:n_rec]
     else:
         sx = total[3]
     k_rec = np.repeat(ks, rows_of)
-    y_rec = np.arange(n_rec) - np.repeat(base[ks], rows_of) + np.repeat(first[pieces], rows_of)
-    y_rec += r0
+    y_rec = np.arange(n_rec) - np.repeat(starts - first[pieces], rows_of) + r0
     addends = np.column_stack(
         [total[0], total[1], total[2], y_rec * count, sx.astype(np.float32), count]
     ).astype(np.float64)
