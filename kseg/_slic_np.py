@@ -89,6 +89,8 @@ def _assign_strip(
         d += term
         d += dx * dx
         d += (dy * dy)[:, None]
+        # Strictly closer, in by_row order: ties stay with the earlier centre. (Colour
+        # planes are finite, so no NaN makes np.minimum differ from "d < best".)
         window_best = best[ya:yb, x0:x1]
         closer = d < window_best
         np.minimum(window_best, d, out=window_best)
