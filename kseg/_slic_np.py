@@ -200,17 +200,8 @@ def _accumulate(sums, events):
         return
     k, y, phase, x, addends = (np.concatenate(part) for part in zip(*events, strict=True))
     order = np.lexsort((x, phase, y, k))
-    k, addends = k[order], addends[order]
-    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    lengths = np.diff(np.r_[starts, len(k)])
-    slot = np.arange(len(k)) - np.repeat(starts, lengths) + 1
-    group = np.repeat(np.arange(len(starts)), lengths)
-    owners = k[starts]
-    # Slot 0 holds the sums so far, the events follow; zeros pad the end (x + 0.0 == x).
-    table = np.zeros((len(starts), lengths.max() + 1, 6))
-    table[:, 0] = sums[owners]
-    table[group, slot] = addends
-    sums[owners] = np.add.accumulate(table, axis=1)[:, -1]
+    # np.add.at adds one event after another, in this order.
+    np.add.at(sums, k[order], addends[order])
 
 
 def _nearest_on_grid(v0, v1, v2, y, x, centers, n_rows, n_cols, height, width):
