@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__: list[str] = []
+__all__ = ["warm"]
 
 _FLAGS = {"cache": True, "nogil": True, "boundscheck": False}
 
@@ -366,3 +366,32 @@ def _region_sums(labels, rgb, r0, r1, sums):  # pragma: no cover - compiled
             sums[k, 3] += y
             sums[k, 4] += x
             sums[k, 5] += 1.0
+
+
+def warm() -> None:
+    """Compile (or load from numba's cache) every kernel, once, on tiny inputs.
+
+    The arguments have exactly the types :mod:`kseg._superpixels` passes (numba
+    compiles one version per signature, read-only arrays included): float32 planes,
+    read-only uint8 alpha and RGB, int32 labels and ids, float64 sums, Python ints
+    for rows and grid sizes, float32 scalars.
+    """
+    height, width = 4, 5
+    lab = np.zeros((height, width, 3), np.float32)
+    planes = tuple(np.zeros((height, width), np.float32) for _ in range(3))
+    _to_planes(lab, np.float32(1.0), *planes, 0, height)
+    alpha = np.zeros((0, 0), np.uint8)
+    alpha.flags.writeable = False
+    centers = np.array([[1.0, 1.0, 0.0, 0.0, 0.0], [2.0, 3.0, 0.0, 0.0, 0.0]], np.float32)
+    ids = np.arange(2, dtype=np.int32)
+    labels = np.zeros((height, width), np.int32)
+    sums = np.zeros((2, 6))
+    # A window of one pixel leaves pixels uncovered: the grid fallback compiles too.
+    _assign_strip(
+        *planes, alpha, 0, height, np.float32(1.0), centers.copy(), ids, centers, 1, 2, labels, sums
+    )
+    out = np.empty_like(labels)
+    _enforce_connectivity(labels, 2, out)
+    rgb = np.zeros((height, width, 3), np.uint8)
+    rgb.flags.writeable = False
+    _region_sums(out, rgb, 0, height, np.zeros((int(out.max()) + 1, 6)))

@@ -3,9 +3,10 @@
 ``superpixels(image)`` splits a photo into roughly ``n_segments`` compact
 regions of similar colour (Achanta et al., "SLIC Superpixels Compared to
 State-of-the-Art Superpixel Methods", TPAMI 2012). The hot loops are numba
-kernels in :mod:`kseg._slic`; this module validates, converts colours once,
-runs the kernels on horizontal strips of rows in parallel threads and packs
-the result.
+kernels in :mod:`kseg._slic` (or, until they are compiled, their numpy twins in
+:mod:`kseg._slic_np`, bit for bit the same; see :mod:`kseg._jit`); this module
+validates, converts colours once, runs the kernels on horizontal strips of rows
+in parallel threads and packs the result.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from kseg import _slic
+from kseg import _jit
 from kseg._errors import ImageError
 from kseg._validation import as_rgb_alpha, check_choice, check_int, check_number
 
@@ -228,19 +229,21 @@ def superpixels(
         )
 
     grid = _Grid.for_image(rgb.shape[0], rgb.shape[1], n_segments)
+    kernels = _jit.kernels("slic")  # once per call: every strip uses the same kernels
     strips = _strips(rgb.shape[0])
     n_workers = min(_n_workers(), len(strips))
     with ThreadPoolExecutor(n_workers) if n_workers > 1 else nullcontext() as pool:
-        planes = _color_planes(rgb, color_space, grid.step / compactness, strips, pool)
+        planes = _color_planes(kernels, rgb, color_space, grid.step / compactness, strips, pool)
         centers = _grid_centers(planes, alpha, grid)
-        labels = _iterate(planes, alpha, centers, grid, max_iter, strips, pool)
+        labels = _iterate(kernels, planes, alpha, centers, grid, max_iter, strips, pool)
         del planes
         if enforce_connectivity:
             n_live = int(np.isfinite(centers[:, 0]).sum())
-            labels, n_regions = _connected(labels, _MIN_SIZE_FRACTION * n_opaque / n_live)
+            min_size = _MIN_SIZE_FRACTION * n_opaque / n_live
+            labels, n_regions = _connected(kernels, labels, min_size)
         else:
             labels, n_regions = _compact(labels, len(centers))
-        sizes, mean_colors, centroids = _region_stats(labels, n_regions, rgb, strips, pool)
+        sizes, mean_colors, centroids = _region_stats(kernels, labels, n_regions, rgb, strips, pool)
     return Superpixels(
         labels=labels,
         n_regions=n_regions,
@@ -318,7 +321,7 @@ def _run(pool: ThreadPoolExecutor | None, kernel, calls: list[tuple]) -> None:
         future.result()
 
 
-def _color_planes(rgb, color_space, scale, strips, pool) -> tuple[np.ndarray, ...]:
+def _color_planes(kernels, rgb, color_space, scale, strips, pool) -> tuple[np.ndarray, ...]:
     """Three (H, W) float32 colour planes, scaled by ``S / compactness``."""
     planes = tuple(np.empty(rgb.shape[:2], np.float32) for _ in range(3))
 
@@ -331,7 +334,7 @@ def _color_planes(rgb, color_space, scale, strips, pool) -> tuple[np.ndarray, ..
                 rows = cv2.cvtColor(rows, cv2.COLOR_RGB2Lab)
             else:
                 rows = rgb[c0:c1].astype(np.float32)
-            _slic._to_planes(rows, np.float32(scale), *planes, c0, c1)
+            kernels._to_planes(rows, np.float32(scale), *planes, c0, c1)
 
     _run(pool, convert, strips)
     return planes
@@ -449,7 +452,9 @@ def _place_in_cell(centers, k: int, alpha, grid: _Grid) -> None:
     centers[k, 1] = x0 + nearest[1]
 
 
-def _iterate(planes, alpha, centers, grid: _Grid, max_iter: int, strips, pool) -> np.ndarray:
+def _iterate(
+    kernels, planes, alpha, centers, grid: _Grid, max_iter: int, strips, pool
+) -> np.ndarray:
     """SLIC's loop: assign pixels to centres, move centres to their pixels' mean.
 
     Updates ``centers`` in place; returns the (H, W) int32 labels of the last
@@ -471,7 +476,7 @@ def _iterate(planes, alpha, centers, grid: _Grid, max_iter: int, strips, pool) -
             (*planes, alpha_u8, r0, r1, *shared, s)
             for (r0, r1), s in zip(strips, sums, strict=True)
         ]
-        _run(pool, _slic._assign_strip, calls)
+        _run(pool, kernels._assign_strip, calls)
         _update_centers(centers, sums.sum(axis=0))
     return labels
 
@@ -486,10 +491,10 @@ def _update_centers(centers: np.ndarray, sums: np.ndarray) -> None:
     centers[won, 2:5] = mean[:, 0:3]
 
 
-def _connected(labels: np.ndarray, min_size: float) -> tuple[np.ndarray, int]:
+def _connected(kernels, labels: np.ndarray, min_size: float) -> tuple[np.ndarray, int]:
     """Relabel into 4-connected regions, merging pieces under ``min_size`` pixels."""
     out = np.empty_like(labels)
-    n_regions = _slic._enforce_connectivity(labels, int(min_size), out)
+    n_regions = kernels._enforce_connectivity(labels, int(min_size), out)
     return out, int(n_regions)
 
 
@@ -501,12 +506,12 @@ def _compact(labels: np.ndarray, n_labels: int) -> tuple[np.ndarray, int]:
     return lookup[labels + 1], int(used.sum())
 
 
-def _region_stats(labels, n_regions: int, rgb, strips, pool):
+def _region_stats(kernels, labels, n_regions: int, rgb, strips, pool):
     """Pixel count, mean RGB colour and mean (row, col) of each region."""
     sums = np.zeros((len(strips), n_regions, 6))
     rgb = _readonly(rgb)
     calls = [(labels, rgb, r0, r1, s) for (r0, r1), s in zip(strips, sums, strict=True)]
-    _run(pool, _slic._region_sums, calls)
+    _run(pool, kernels._region_sums, calls)
     totals = sums.sum(axis=0)
     counts = totals[:, 5:6]
     return totals[:, 5].astype(np.int64), totals[:, 0:3] / counts, totals[:, 3:5] / counts

@@ -10,7 +10,7 @@ import images
 import numpy as np
 import pytest
 
-from kseg import ImageError
+from kseg import ImageError, _slic_np
 from kseg._superpixels import Superpixels, _color_planes, _Grid, _grid_centers, superpixels
 from kseg.samples import sample_path
 
@@ -161,7 +161,7 @@ def test_as_many_segments_as_pixels_on_noise_gives_one_region_per_pixel():
 
 def starting_centres(rgb: np.ndarray, n_segments: int) -> np.ndarray:
     grid = _Grid.for_image(rgb.shape[0], rgb.shape[1], n_segments)
-    planes = _color_planes(rgb, "lab", grid.step / 10.0, [(0, rgb.shape[0])], None)
+    planes = _color_planes(_slic_np, rgb, "lab", grid.step / 10.0, [(0, rgb.shape[0])], None)
     return _grid_centers(planes, None, grid)
 
 
@@ -215,7 +215,7 @@ def test_a_transparent_pixel_of_its_own_disables_its_centre():
     alpha = np.ones((5, 5), bool)
     alpha[2, 2] = False
     grid = _Grid.for_image(5, 5, 25)
-    planes = _color_planes(rgb, "lab", grid.step / 10.0, [(0, 5)], None)
+    planes = _color_planes(_slic_np, rgb, "lab", grid.step / 10.0, [(0, 5)], None)
     centres = _grid_centers(planes, alpha, grid)
     assert np.isinf(centres[12, 0]) and np.isfinite(np.delete(centres[:, 0], 12)).all()
     sp = superpixels(with_alpha(rgb, alpha), 25)
@@ -237,10 +237,12 @@ def test_scattered_transparency_still_gives_connected_regions():
     assert_connected_regions(sp)
 
 
-def test_read_only_inputs_reuse_the_compiled_kernels():
+def test_read_only_inputs_reuse_the_compiled_kernels(monkeypatch):
     """Regression: a read-only image (kseg's Image holds read-only arrays) made numba
     compile a second version of two kernels, seconds more on a cold start."""
     from kseg import _slic
+
+    monkeypatch.setenv("KSEG_KERNELS", "numba")
 
     rgb = textured(40, 50)
     alpha = np.ones((40, 50), bool)
