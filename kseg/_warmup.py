@@ -11,6 +11,7 @@ import fcntl
 import importlib
 import os
 import sys
+import traceback
 
 from kseg import _jit
 
@@ -27,12 +28,18 @@ def main() -> int:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             return 0  # another warm-up is compiling into this cache
+        failed = 0
         for group, (compiled_name, _twin) in _jit.GROUPS.items():
             if _jit._marker(group).exists():
                 continue
-            importlib.import_module(compiled_name).warm()
+            try:
+                importlib.import_module(compiled_name).warm()
+            except Exception:  # noqa: BLE001 - that group stays on its twin; go on
+                traceback.print_exc()
+                failed += 1
+                continue
             _jit.write_marker(group)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
