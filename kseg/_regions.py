@@ -65,15 +65,14 @@ def _region_moments(hist, region_labels, n_regions, space, rows_per_chunk=256):
     of the distinct colours only), gathered a strip of rows at a time.
     """
     features = hist.features(space)
-    table = np.empty(1 << 24, dtype=np.int32)  # only colours present are ever read
-    table[hist.keys] = np.arange(hist.n_colors, dtype=np.int32)
+    pixel_colors = _pixel_colors(hist)
     norms = np.einsum("ij,ij->i", features, features)
     sums = np.zeros((n_regions, 3))
     squares = np.zeros(n_regions)
     sizes = np.zeros(n_regions, dtype=np.int64)
     for r0 in range(0, hist.shape[0], rows_per_chunk):
         labels = region_labels[r0 : r0 + rows_per_chunk].ravel()
-        index = table[pack_rgb(hist.rgb[r0 : r0 + rows_per_chunk])].ravel()
+        index = pixel_colors[r0 : r0 + rows_per_chunk].ravel()
         inside = labels >= 0
         labels, index = labels[inside], index[inside]
         sizes += np.bincount(labels, minlength=n_regions)
@@ -81,3 +80,19 @@ def _region_moments(hist, region_labels, n_regions, space, rows_per_chunk=256):
         for j in range(3):
             sums[:, j] += np.bincount(labels, weights=features[index, j], minlength=n_regions)
     return sums, squares, sizes
+
+
+# Each pixel's index into its histogram's colours, per histogram, forgotten with it:
+# new superpixel settings on the same photo then skip the 2^24-entry table.
+_PIXEL_COLORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _pixel_colors(hist) -> np.ndarray:
+    found = _PIXEL_COLORS.get(hist)
+    if found is None:
+        table = np.empty(1 << 24, dtype=np.int32)  # only colours present are ever read
+        table[hist.keys] = np.arange(hist.n_colors, dtype=np.int32)
+        found = table[pack_rgb(hist.rgb)]
+        found.flags.writeable = False
+        _PIXEL_COLORS[hist] = found
+    return found
