@@ -487,30 +487,20 @@ def _histogram(features: ColorFeatures, k, init, attempts, max_iter, eps2, seed)
         best = min(runs, key=lambda run: run.compactness)
         total = sum(run.n_iter for run in runs)
         return best.centers, best.labels, best.n_iter, best.compactness, total
-    # The finest summary's attempts run beside the coarser ones and the promotion of their
-    # candidates (all on the shared pool): no phase waits for another to drain the pool.
-    *coarse, (Xf, wf) = features.summaries
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kseg-finest") as beside:
-        finest = beside.submit(
-            run_attempts, Xf, wf, k, init, attempts, max_iter, eps2, seed + len(coarse)
-        )
-        runs = [
-            run_attempts(Xc, wc, k, init, attempts, max_iter, eps2, seed + level)
-            for level, (Xc, wc) in enumerate(coarse)
-        ]
-        # Candidates from the coarser summaries: the best few, by their fit to the finest
-        # summary, are refined there; the finest summary's own runs are converged already.
-        coarser = [run.centers for level in runs for run in level]
-        fit = [r[3] for r in run_parallel(lambda c: lloyd(Xf, wf, c, 0, 0.0), coarser)]
-        chosen = [coarser[i] for i in np.argsort(fit, kind="stable")[:_PROMOTED]]
-        refined = run_parallel(lambda c: lloyd(Xf, wf, c, max_iter, eps2), chosen)
-        runs.append(finest.result())
+    runs = [
+        run_attempts(Xc, wc, k, init, attempts, max_iter, eps2, seed + level)
+        for level, (Xc, wc) in enumerate(features.summaries)
+    ]
+    # Candidates from the coarser summaries: the best few, by their fit to the finest
+    # summary, are refined there; the finest summary's own runs are converged already.
+    Xf, wf = features.summaries[-1]
+    coarser = [run.centers for level in runs[:-1] for run in level]
+    fit = [r[3] for r in run_parallel(lambda c: lloyd(Xf, wf, c, 0, 0.0), coarser)]
+    chosen = [coarser[i] for i in np.argsort(fit, kind="stable")[:_PROMOTED]]
+    refined = run_parallel(lambda c: lloyd(Xf, wf, c, max_iter, eps2), chosen)
     candidates = [(r[3], r[0]) for r in refined] + [(r.compactness, r.centers) for r in runs[-1]]
     candidates.sort(key=lambda c: c[0])
-    # The last refinements share the cores all at once (three runs on a pool of two
-    # would leave one core idle while the third runs alone).
-    with ThreadPoolExecutor(max_workers=_REFINED, thread_name_prefix="kseg-final") as last:
-        finals = list(last.map(lambda c: lloyd(X, w, c[1], max_iter, eps2), candidates[:_REFINED]))
+    finals = run_parallel(lambda c: lloyd(X, w, c[1], max_iter, eps2), candidates[:_REFINED])
     total = sum(run.n_iter for level in runs for run in level)
     total += sum(int(r[2]) for r in refined) + sum(int(r[2]) for r in finals)
     return (*min(finals, key=lambda result: result[3]), total)
