@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ MAX_K = 256
 # candidate is then refined on the finest summary, and the best few on the exact colours.
 _PROMOTED = 4  # candidates from the coarser summaries refined on the finest
 _REFINED = 3  # best candidates refined on the exact colours
+_ELBOW_THREADS = 2  # k values of an elbow curve computed at once (see elbow)
 
 
 @dataclass(frozen=True)
@@ -355,23 +357,27 @@ def elbow(
 ) -> dict[int, float]:
     """Compactness for each k in ``ks``, reusing one histogram: the data for an elbow chart.
 
-    Other keyword arguments go to :func:`segment` (``features=`` too: made here once for
-    every k when not given). Returns ``{k: compactness}``.
+    Each k is :func:`segment` alone with one seed, so its value does not depend on the
+    other k asked for. Two k run at a time. Other keyword arguments go to :func:`segment`
+    (``features=`` too: made here once for every k when not given). Returns
+    ``{k: compactness}`` in the order of ``ks``.
     """
     hist = ColorHistogram.from_image(image)
     features = kwargs.pop("features", None) or hist.in_space(color_space)
-    return {
-        int(k): segment(
-            hist,
-            int(k),
-            attempts=attempts,
-            color_space=color_space,
-            seed=seed,
-            features=features,
-            **kwargs,
-        ).compactness
-        for k in ks
-    }
+
+    def compactness(k) -> float:
+        return segment(
+            hist, int(k), attempts=attempts, color_space=color_space, seed=seed,
+            features=features, **kwargs,
+        ).compactness  # fmt: skip
+
+    ks = [int(k) for k in ks]
+    if len(ks) < 2:
+        return {k: compactness(k) for k in ks}
+    # Two k at once: while one is between phases (Python, seeding, a last refinement on
+    # one thread), the other's kernels keep the shared pool busy. These threads only wait.
+    with ThreadPoolExecutor(max_workers=_ELBOW_THREADS, thread_name_prefix="kseg-elbow") as pool:
+        return dict(zip(ks, pool.map(compactness, ks), strict=True))
 
 
 def suggest_k(curve: dict[int, float]) -> int:

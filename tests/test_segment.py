@@ -245,6 +245,15 @@ def test_suggest_k_refuses_an_empty_curve():
         kseg.suggest_k({})
 
 
+def test_elbow_gives_each_k_its_own_segment_compactness_in_the_order_asked():
+    """kseg.elbow runs two k at a time; each value is still segment's for that k alone."""
+    hist = ColorHistogram(quadrants(size=200, noise=12))  # the coarse path
+    curve = kseg.elbow(hist, [6, 2, 4, 3], color_space="lab", seed=2)
+    assert list(curve) == [6, 2, 4, 3]
+    for k, value in curve.items():
+        assert value == segment(hist, k, attempts=3, color_space="lab", seed=2).compactness
+
+
 def test_elbow_reuses_given_colour_features():
     hist = kseg.ColorHistogram(quadrants(jitter=4))
     lab = hist.in_space("lab")

@@ -16,9 +16,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import threading
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 import kseg
 from kseg import export
@@ -34,6 +38,11 @@ from kseg.dashboard.state import (
     SuperpixelParams,
 )
 
+T = TypeVar("T")
+# Results computed at once by in_threads: the kernels of two runs fill the two cores
+# between each other's phases; more only queue on kseg's own pool.
+THREADS = 2
+
 
 def kept(owner: Callable[..., Hashable] | None = None) -> Callable[[Callable], Callable]:
     """Keep a function's results in the server's cache, keyed on its name and arguments.
@@ -46,16 +55,24 @@ def kept(owner: Callable[..., Hashable] | None = None) -> Callable[[Callable], C
         signature = inspect.signature(function)
         keyed = [name for name in signature.parameters if not name.startswith("_")]
 
+        def key_of(bound: dict) -> Hashable:
+            return (function.__name__, *(bound[name] for name in keyed))
+
         @functools.wraps(function)
         def cached(*args, **kwargs):
             bound = signature.bind(*args, **kwargs).arguments
-            key = (function.__name__, *(bound[name] for name in keyed))
             return server.results_cache(server.CACHE_MB).get(
-                key,
+                key_of(bound),
                 lambda: function(*args, **kwargs),
                 owner=None if owner is None else owner(**bound),
             )
 
+        def is_kept(*args, **kwargs) -> bool:
+            """Whether the cache holds the result for these arguments (the keyed ones)."""
+            bound = signature.bind_partial(*args, **kwargs).arguments
+            return key_of(bound) in server.results_cache(server.CACHE_MB)
+
+        cached.is_kept = is_kept
         return cached
 
     return decorate
@@ -126,13 +143,36 @@ def segmented_png(digest: str, params: Params, max_side: int, _hist) -> bytes:
     return export.segmented_png(seg, max_side, index=index)
 
 
-@kept(owner=_photo)
 def elbow_curve(digest: str, ks: tuple[int, int], color_space: str, seed: int, _hist) -> dict:
-    """Compactness for k = ks[0]..ks[1] with a few attempts each."""
+    """Compactness for k = ks[0]..ks[1] with a few attempts each.
+
+    Each k is kept on its own (kseg.elbow computes each k alone), so a wider range
+    computes only the k it adds, and the k not kept yet are computed together.
+    """
     low, high = ks
+    wanted = range(low, high + 1)
+    missing = [k for k in wanted if not elbow_point.is_kept(digest, k, color_space, seed)]
+    found = _elbow(digest, missing, color_space, seed, _hist) if len(missing) > 1 else {}
+    return {
+        k: elbow_point(digest, k, color_space, seed, _hist, _computed=found.get(k)) for k in wanted
+    }
+
+
+@kept(owner=_photo)
+def elbow_point(
+    digest: str, k: int, color_space: str, seed: int, _hist, _computed: float | None = None
+) -> float:
+    """One k of the elbow curve; ``_computed`` is its value when elbow_curve has just
+    computed it with others (kseg.elbow gives every k the value it gives it alone)."""
+    if _computed is not None:
+        return _computed
+    return _elbow(digest, [k], color_space, seed, _hist)[k]
+
+
+def _elbow(digest: str, ks: list[int], color_space: str, seed: int, _hist) -> dict[int, float]:
     return kseg.elbow(
         _hist,
-        range(low, high + 1),
+        ks,
         attempts=ELBOW_ATTEMPTS,
         color_space=color_space,
         seed=seed,
@@ -217,6 +257,25 @@ def region_segmented_png(
 ) -> bytes:
     """The regions-then-colours image, at most SP_DISPLAY_SIDE a side, as a palette PNG."""
     return export.segmented_png(region_segmentation(digest, sp, params, _hist), SP_DISPLAY_SIDE)
+
+
+def in_threads(calls: list[Callable[[], T]]) -> list[T]:
+    """``[call() for call in calls]``, each call on a thread of its own, in order.
+
+    The threads carry this run's Streamlit context, so the cache (an st.cache_resource)
+    is reached as from the script; they end with the call, so the context goes with them.
+    """
+    if len(calls) < 2:
+        return [call() for call in calls]
+    context = get_script_run_ctx(suppress_warning=True)
+
+    def run(call: Callable[[], T]) -> T:
+        if context is not None:
+            add_script_run_ctx(threading.current_thread(), context)
+        return call()
+
+    with ThreadPoolExecutor(max_workers=min(len(calls), THREADS)) as pool:
+        return list(pool.map(run, calls))
 
 
 def segment_options(params: Params) -> dict:

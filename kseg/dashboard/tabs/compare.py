@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
 import kseg
@@ -15,6 +17,7 @@ from kseg.dashboard.state import (
     K_MAX,
     K_MIN,
     Keys,
+    Params,
     View,
 )
 from kseg.dashboard.text import transparent_note
@@ -36,19 +39,18 @@ def render(view: View) -> None:
     if chosen:
         columns = st.columns(len(chosen))
         with st.spinner("Segmenting for each k...", show_time=True):
-            for column, k in zip(columns, chosen, strict=True):
-                params = base._replace(k=k)
-                seg = compute.segmentation(view.source.digest, params, view.loaded.hist)
-                png = compute.segmented_png(
-                    view.source.digest, params, COMPARE_SIDE, view.loaded.hist
+            # Every k at once (kseg's kernels release the GIL), then drawn in order.
+            pictures = compute.in_threads(
+                [functools.partial(_picture, view, base._replace(k=k)) for k in chosen]
+            )
+        for column, k, (seg, png) in zip(columns, chosen, pictures, strict=True):
+            # "checker-" containers get the page's checkerboard (styles.py).
+            with column.container(key=f"checker-compare-{k}"):
+                st.image(
+                    png,
+                    caption=f"k = {k}, mean colour error {seg.mean_error:.1f}",
+                    output_format="PNG",
                 )
-                # "checker-" containers get the page's checkerboard (styles.py).
-                with column.container(key=f"checker-compare-{k}"):
-                    st.image(
-                        png,
-                        caption=f"k = {k}, mean colour error {seg.mean_error:.1f}",
-                        output_format="PNG",
-                    )
         st.caption(ERROR_HELP)
         share_caption = transparent_note(view.loaded.hist, "mean colour errors and compactness")
         if share_caption:
@@ -82,6 +84,13 @@ def render(view: View) -> None:
         args=(suggested,),
         disabled=suggested == view.params.k,
     )
+
+
+def _picture(view: View, params: Params) -> tuple[kseg.Segmentation, bytes]:
+    """The segmentation for `params` (the Segment tab's, for its k) and its picture."""
+    digest, hist = view.source.digest, view.loaded.hist
+    seg = compute.segmentation(digest, params, hist)
+    return seg, compute.segmented_png(digest, params, COMPARE_SIDE, hist)
 
 
 def compare_ks_ui() -> list[int]:
