@@ -20,12 +20,14 @@ Rows (``--rows``, comma-separated; all by default):
 * ``cli``: ``python -m kseg segment PHOTO -k 8 -o OUT -q`` in another fresh install, the whole
   process's wall time; then the same command again once any background process that kseg
   left running on that install has ended (its compiled cache is then present).
-* ``k-change``: one step of the k slider (arrow key) to the new segmented image, alternately
-  with the 3D chart shown and hidden. Shown: on the tab by itself, or (while the page keeps
-  it in an expander) opened from the expander first, which the notes then say. Hidden: CSS
-  ``display: none`` on every ``stPlotlyChart`` (Streamlit still sends the figure and
-  plotly.js still builds it; the browser neither lays it out nor paints it). With the
-  chart shown, the time to the chart redrawn with the new k is given too.
+* ``k-change``: one step of the k slider (arrow key) to the new segmented image, half of
+  the steps with the 3D chart shown and half with it hidden (which half comes first
+  alternates between blocks; after hiding or showing it the page is left a second).
+  Shown: on the tab by itself, or (while the page keeps it in an expander) opened from
+  the expander first, which the notes then say. Hidden: CSS ``display: none`` on every
+  ``stPlotlyChart`` (Streamlit still sends the figure and plotly.js still gets it; the
+  browser neither lays the chart out nor paints it). With the chart shown, the time to
+  the chart redrawn with the new k is given too.
 * ``k32``: the End key on the k slider (k = 32) to the new segmented image.
 * ``compare``: a click on the Compare tab to its pictures and its elbow chart on screen.
 * ``space``: a click on CIELAB in the sidebar's colour space (from RGB) to the new image.
@@ -42,7 +44,10 @@ processes it left to end.
 
     python benchmarks/bench_app.py                 # 12 MP, ~10-15 minutes (the recipe is slow)
     python benchmarks/bench_app.py --rows k-change,upload --repeats 4 --recipe-cold 0
-    python benchmarks/bench_app.py --quick         # smoke run: 0.5 MP, n = 1, no recipe
+    python benchmarks/bench_app.py --quick         # smoke run: 0.5 MP, n = 1, no recipe, ~2-3 min
+
+The quick run runs the CLI's fresh install beside the page's (the first compiles dominate
+it); its figures check the machinery, they are not measurements.
 
 The photos are built from the bundled coffee sample (upscaled with INTER_CUBIC, mild
 noise) into a temporary folder that is deleted at the end.
@@ -97,7 +102,7 @@ NOISE_SIGMA = 1.5
 JPEG_QUALITY = 90
 ACTION_TIMEOUT_MS = 300_000  # the recipe needs about a minute per 12 MP run
 CHART_TIMEOUT_MS = 60_000  # for the 3D chart to follow a k change
-QUIET_MS = 500  # after hiding or showing the chart, before the next timed step
+QUIET_MS = 1000  # after hiding or showing the chart, before the next timed step
 VIEWPORT = {"width": 1400, "height": 1000}
 CLI_K = 8
 SPACES = ("RGB", "CIELAB")  # the colour space row goes from the first to the second
@@ -599,7 +604,10 @@ def warm_rows(
             recipe = PageRun("recipe", context.new_page())
             open_app(recipe.page, recipe_server.url, ACTION_TIMEOUT_MS)
         for block in range(repeats):
-            kseg_block(context, server.url, next(photos), groups, results, log, k_steps)
+            kseg_block(
+                context, server.url, next(photos), groups, results, log,
+                k_steps=k_steps, chart_first=block % 2 == 0,
+            )  # fmt: skip
             # The rest of the recipe's steps after the last block; one after each other.
             while recipe is not None and recipe_actions:
                 action = recipe_actions.pop(0)
@@ -632,7 +640,9 @@ def kseg_block(
     groups: list[str],
     results: Results,
     log: Callable[[str], None],
+    *,
     k_steps: int,
+    chart_first: bool,
 ) -> None:
     """One new session on the warm server, one new photo: the warm rows in turn."""
     kseg = PageRun("kseg", context.new_page(), upload_text="Your photo")
@@ -643,7 +653,7 @@ def kseg_block(
             _log_step(log, f"space -> {SPACES[1]}", results.add("space", kseg.space(SPACES[1])))
             kseg.space(SPACES[0], action="untimed")
         if "k-change" in groups:
-            k_change_steps(kseg, k_steps, results, log)
+            k_change_steps(kseg, k_steps, results, log, chart_first=chart_first)
         if "k32" in groups:
             seconds = results.add("k32", kseg.k_to_max())
             _log_step(log, f"k {kseg.shown_k[-2]} -> {kseg.shown_k[-1]}", seconds)
@@ -657,16 +667,19 @@ def kseg_block(
         kseg.page.close()
 
 
-def k_change_steps(kseg: PageRun, steps: int, results: Results, log: Callable) -> None:
-    """k steps, alternately with the 3D chart shown and hidden; the chart is put back as
-    it was for the rows after."""
+def k_change_steps(
+    kseg: PageRun, steps: int, results: Results, log: Callable, *, chart_first: bool
+) -> None:
+    """k steps, half with the 3D chart shown and half hidden (``chart_first``: the shown
+    half first), so the chart is hidden and shown again once per block; it is then put
+    back as it was for the rows after."""
     shown = kseg.show_chart()
     if shown == CHART_NOT_SHOWN:
         results.note("k_chart", CHART_NOT_SHOWN)
     else:
         results.note("k_chart", f"3D chart {shown}")
     for step in range(steps):
-        with_chart = step % 2 == 0
+        with_chart = (step < (steps + 1) // 2) == chart_first
         kseg.hide_chart(not with_chart)
         start = time.perf_counter()
         seconds = results.add("k_chart" if with_chart else "k_no_chart", kseg.warm())
