@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 ENGINE_COLUMNS = [
@@ -124,3 +126,60 @@ def test_bench_opencv_estimate_quick_prints_estimates_beside_measured_times():
         # the estimate is printed to 0.01 s, the ratio from its unrounded value
         assert abs(float(row[-1]) * measured - estimate) <= 0.006 + 0.01 * estimate, row
     assert any(line.startswith("Fitted (least squares") for line in lines)
+
+
+APP_ROWS = [
+    "first visit on a fresh install: original, segmented and 3D chart",
+    "... server start on a fresh install (to /_stcore/health ok)",
+    "CLI first run on a fresh install, 0.5 MP, k = 8, whole process",
+    "... CLI second run, same install (compiled cache present)",
+    "0.5 MP k change, key press to the new segmented image, 3D chart shown",
+    "... the same with the 3D chart hidden (CSS display: none)",
+    "... key press to the 3D chart redrawn for the new k",
+    "0.5 MP k = 32 (End key), to the new segmented image",
+    "0.5 MP Compare tab first open, pictures and elbow chart",
+    "0.5 MP colour space change RGB -> CIELAB, to the new image",
+    "Superpixels tab first open, fresh install (default sample)",
+    "Superpixels tab first open, warm server (0.5 MP just uploaded)",
+    "cold 0.5 MP upload to the result on screen",
+]
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(600)  # three first compiles on a shared machine: 1.5-3 minutes
+def test_bench_app_quick_prints_every_row_of_the_targets_table():
+    """bench_app.py --quick (0.5 MP, n = 1, no recipe) measures every row of issue 11's
+    table, fresh installs included, in headless Chromium, and prints one table."""
+    pytest.importorskip("playwright.sync_api")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian's Chromium is not installed")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_app.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    header = "| what | median s | n | target s | met? | recipe median s | recipe/kseg |"
+    assert lines.count(header) == 1, done.stdout
+    start = lines.index(header)
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append(_cells(line))
+    assert [row[0] for row in rows] == APP_ROWS
+    for what, median, n, target, met, recipe, ratio in rows:
+        assert float(median) > 0 and n == "1", what
+        assert target == "-" or target.startswith("<= "), what
+        assert met in ("yes", "no", "-", "no: chart not shown"), what
+        assert recipe == "-" and ratio == "-", what  # the quick run has no recipe page
+    by_what = {row[0]: row for row in rows}
+    # The first visit either shows the 3D chart or says it did not: never a silent pass.
+    first_visit = by_what[APP_ROWS[0]]
+    assert first_visit[4] in ("yes", "no", "no: chart not shown")
+    if first_visit[4] == "no: chart not shown":
+        assert "chart not shown" in done.stdout.split(header)[1]
+    assert "Photo 800x600" in done.stdout and "Code: " in done.stdout
