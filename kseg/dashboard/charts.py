@@ -146,7 +146,8 @@ def centers_3d(
             yaxis=_axis("G", ranges[1], whole_cube),
             zaxis=_axis("B", ranges[2], whole_cube),
             aspectmode="cube",
-            camera=dict(eye=dict(x=1.5, y=1.5, z=1.0)),  # a step back: no label off the edge
+            # Two steps back: at 390 px the B axis's labels reached past the scene's edge.
+            camera=dict(eye=dict(x=1.75, y=1.75, z=1.15)),
         ),
     )
     if revision is not None:

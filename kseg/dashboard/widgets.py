@@ -81,7 +81,7 @@ def palette_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
         )
 
 
-CENTRES_HEIGHT = 440  # px: on a phone (844 px tall) half the screen stays free to scroll
+CENTRES_HEIGHT = 400  # px: on a phone (844 px tall) half the screen stays free to scroll
 CAMERA_REVISION_PREFIX = "kseg-camera:"
 # Installed once per browser page, for charts whose layout.uirevision starts with the
 # prefix. The page wraps Plotly.react (react-plotly draws every figure with it) as soon as
