@@ -48,22 +48,22 @@ CHART_DRAWN_JS = """([selector, k]) => {
 
 
 @pytest.fixture(scope="module")
-def app_url() -> Iterator[str]:
+def chromium_browser() -> Iterator[Any]:
+    expect.set_options(timeout=TIMEOUT)
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def app_url(chromium_browser: Any) -> Iterator[str]:
     """A server for this module, after one full first run (the numba warm-up)."""
-    with StreamlitServer("app.py") as server, chromium() as browser:
-        page = browser.new_page()
+    with StreamlitServer("app.py") as server:
+        page = chromium_browser.new_page()
         try:
             open_app(page, server.url, FIRST_OPEN_TIMEOUT)
         finally:
             page.close()
         yield server.url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    expect.set_options(timeout=TIMEOUT)
-    with chromium() as launched:
-        yield launched
 
 
 def open_page(browser: Any, url: str, width: int = 1400, height: int = 1000) -> Any:
@@ -109,8 +109,10 @@ def press_k(page: Any, key: str) -> int:
     return k
 
 
-def test_first_load_shows_both_pictures_and_the_3d_chart(browser: Any, app_url: str) -> None:
-    page = open_page(browser, app_url)
+def test_first_load_shows_both_pictures_and_the_3d_chart(
+    chromium_browser: Any, app_url: str
+) -> None:
+    page = open_page(chromium_browser, app_url)
     try:
         k = int(page.locator(K_SLIDER).get_attribute("value"))
         wait_for_chart(page, k)  # no click: nothing to open
@@ -131,8 +133,10 @@ def test_first_load_shows_both_pictures_and_the_3d_chart(browser: Any, app_url: 
         page.context.close()
 
 
-def test_the_camera_stays_when_k_changes_even_from_an_old_link(browser: Any, app_url: str) -> None:
-    page = open_page(browser, f"{app_url}/?show_3d=true")  # a link from the opt-in days
+def test_the_camera_stays_when_k_changes_even_from_an_old_link(
+    chromium_browser: Any, app_url: str
+) -> None:
+    page = open_page(chromium_browser, f"{app_url}/?show_3d=true")  # a link from the opt-in days
     try:
         assert "show_3d" not in page.url
         k = int(page.locator(K_SLIDER).get_attribute("value"))
@@ -154,8 +158,10 @@ def test_the_camera_stays_when_k_changes_even_from_an_old_link(browser: Any, app
         page.context.close()
 
 
-def test_on_a_phone_the_chart_fits_and_the_page_still_scrolls(browser: Any, app_url: str) -> None:
-    page = open_page(browser, app_url, 390, 844)
+def test_on_a_phone_the_chart_fits_and_the_page_still_scrolls(
+    chromium_browser: Any, app_url: str
+) -> None:
+    page = open_page(chromium_browser, app_url, 390, 844)
     try:
         wait_for_chart(page)
         chart = page.locator(CHART)

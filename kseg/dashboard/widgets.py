@@ -89,6 +89,7 @@ CAMERA_REVISION_PREFIX = "kseg-camera:"
 # - draws such a chart only once the run has finished and the pictures have loaded (at
 #   most 3 s later): where WebGL is drawn in software a new 3D scene takes longer than the
 #   rest of the page, and the new segmented image should not wait for it;
+# - leaves the mouse wheel to the page (it scrolls past the chart, not into a trap);
 # - records its camera whenever the visitor turns or zooms it (plotly_relayout), and draws
 #   a new chart of the same revision with that camera (Streamlit mounts a new chart on
 #   every change of its figure, and draws it again once it knows its width).
@@ -115,6 +116,8 @@ CAMERA_JS = """<script>
   const keepCamera = (gd) => {
     if (gd.__ksegCamera || !gd.on) return;
     gd.__ksegCamera = true;
+    // Without scrollZoom plotly's 3D scene still swallows the wheel: let the page have it.
+    gd.addEventListener("wheel", (event) => event.stopPropagation(), {capture: true});
     gd.on("plotly_relayout", (change) => {
       const camera = change["scene.camera"] || (gd.layout.scene || {}).camera;
       if (camera && ours(gd.layout)) {
@@ -222,7 +225,7 @@ def centres_chart_ui(
         st.plotly_chart(
             figure,
             key=key_prefix + Keys.CENTERS_3D,
-            # The wheel scrolls the page over the chart too; the toolbar still zooms.
+            # The wheel scrolls the page over the chart too (CAMERA_JS); the toolbar zooms.
             config={"displaylogo": False, "scrollZoom": False},
         )
     space = {"lab": "CIELAB", "hsv": "HSV"}.get(seg.color_space)
