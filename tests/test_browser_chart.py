@@ -47,6 +47,17 @@ CHART_DRAWN_JS = """([selector, k]) => {
 }"""
 
 
+# Counts the page's Plotly.react calls from now on (window.__draws).
+COUNT_DRAWS_JS = """() => {
+    window.__draws = 0;
+    const react = window.Plotly.react;
+    window.Plotly.react = function (...args) {
+        window.__draws += 1;
+        return react.apply(this, args);
+    };
+}"""
+
+
 @pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Any]:
     expect.set_options(timeout=TIMEOUT)
@@ -150,6 +161,11 @@ def test_the_camera_stays_when_k_changes_even_from_an_old_link(
         assert not chart.evaluate("(el) => el.isConnected")  # Streamlit drew a new chart
         k = press_k(page, "ArrowRight")
         assert camera_eye(page) == pytest.approx(TURNED["eye"])
+        # Regression: a copy of the layout with the camera in it made react-plotly and
+        # Streamlit draw the chart again and again (about 1 s a draw in software).
+        page.evaluate(COUNT_DRAWS_JS)
+        page.wait_for_timeout(2000)
+        assert page.evaluate("window.__draws") == 0
         # A reload starts from the default view again.
         open_app(page, page.url, TIMEOUT)
         wait_for_chart(page, k)

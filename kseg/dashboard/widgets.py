@@ -91,8 +91,8 @@ CAMERA_REVISION_PREFIX = "kseg-camera:"
 #   rest of the page, and the new segmented image should not wait for it;
 # - leaves the mouse wheel to the page (it scrolls past the chart, not into a trap);
 # - records its camera whenever the visitor turns or zooms it (plotly_relayout), and draws
-#   a new chart of the same revision with that camera (Streamlit mounts a new chart on
-#   every change of its figure, and draws it again once it knows its width).
+#   every chart of the same revision with that camera (Streamlit mounts a new chart on
+#   every change of its figure, then draws it a second time in its theme).
 CAMERA_JS = """<script>
 (() => {
   if (window.__ksegCamera) return;
@@ -121,7 +121,7 @@ CAMERA_JS = """<script>
     gd.on("plotly_relayout", (change) => {
       const camera = change["scene.camera"] || (gd.layout.scene || {}).camera;
       if (camera && ours(gd.layout)) {
-        cameras[gd.layout.uirevision] = JSON.parse(JSON.stringify(camera));
+        cameras[gd.layout.uirevision] = structuredClone(camera);
       }
     });
   };
@@ -134,10 +134,11 @@ CAMERA_JS = """<script>
       if (!ours(layout)) return react.call(this, gd, figure, ...rest);
       return afterPictures().then(() => {
         if (!gd.isConnected) return gd;  // replaced by a newer chart meanwhile
+        // In place, as plotly itself changes a figure's layout: react-plotly and Streamlit
+        // compare layouts by identity, and a copy would make them draw again and again.
         const camera = cameras[layout.uirevision];
-        const drawn = camera
-          ? {...figure, layout: {...layout, scene: {...layout.scene, camera}}} : figure;
-        return react.call(this, gd, drawn, ...rest);
+        if (camera) layout.scene = {...layout.scene, camera: structuredClone(camera)};
+        return react.call(this, gd, figure, ...rest);
       }).then((result) => { keepCamera(gd); return result; });
     };
   };
@@ -155,11 +156,13 @@ CAMERA_JS = """<script>
 </script>""".replace("__PREFIX__", CAMERA_REVISION_PREFIX)
 
 
-def centres_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
+def centres_ui(
+    seg: kseg.Segmentation, *, key_prefix: str = "", revision: str | None = None
+) -> None:
     """The 3D chart of the centres behind an expander, drawn only while it is open.
 
     For tabs where the chart is extra (Superpixels); the Segment tab always shows it
-    (`centres_chart_ui`).
+    (`centres_chart_ui`, which explains ``revision``).
     """
     show_key = key_prefix + Keys.SHOW_3D
     # Not bound to the URL (see links): the expander starts from it through session state,
@@ -177,7 +180,7 @@ def centres_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
     if not expander.open:
         return  # the toggles' settings stay in the URL as they were
     with expander:
-        centres_chart_ui(seg, key_prefix=key_prefix)
+        centres_chart_ui(seg, key_prefix=key_prefix, revision=revision)
 
 
 def centres_chart_ui(
