@@ -44,13 +44,14 @@ from kseg.samples import sample_path
 
 
 # ----------------------------------------------------------------------------- helpers
+def chart_spec(at: AppTest) -> dict:
+    """The Segment tab's 3D chart as the browser receives it (plotly's JSON)."""
+    return json.loads(at.get_by_key("centers_3d").proto.spec)
+
+
 def centres(at: AppTest) -> dict:
-    """The 3D chart's centres trace, as the browser receives it (opens its expander)."""
-    if not at.session_state["show_3d"]:
-        at.session_state["show_3d"] = True
-        ok(at.run())
-    spec = json.loads(at.get_by_key("centers_3d").proto.spec)
-    trace = spec["data"][-1]
+    """The 3D chart's centres trace, as the browser receives it."""
+    trace = chart_spec(at)["data"][-1]
     assert trace["name"] == "centres"
     return trace
 
@@ -106,62 +107,86 @@ def test_opens_on_a_sample_with_images_metrics_palette_and_3d_chart():
     hexes = [e.hex for e in seg.palette()]
     assert palette_hexes(at) == hexes
     assert metric(at, "Mean colour error") == f"{seg.mean_error:.1f}"
-    # The 3D chart is drawn only once its expander is opened.
-    assert not at.get("plotly_chart")
-    at.session_state["show_3d"] = True
-    ok(at.run())
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    # The 3D chart is there from the first run, with no expander to open.
+    assert not [e for e in at.expander if "3D" in e.label]
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    spec = json.loads(charts[0].proto.spec)
+    assert [t["name"] for t in spec["data"]] == ["pixels", "centres"]
     assert spec["data"][-1]["marker"]["color"] == hexes
     assert len(spec["data"][-1]["marker"]["size"]) == 4
     assert not at.error and not at.warning
 
 
-def test_a_link_can_open_the_3d_view():
-    at = start(query={"show_3d": "true", "k": "5"})
-    assert len(centres(at)["marker"]["color"]) == 5
-    assert at.toggle(key="cloud").value is True and at.toggle(key="whole_cube").value is False
+def test_the_3d_chart_is_on_the_segment_tab_beside_the_palette_from_the_first_run():
+    """Issue 11: the original, the segmented image and the 3D chart of the centres, all
+    three on the Segment tab from the first visit (it sat behind an expander)."""
+    at = start()
+    assert at.tabs[0].label == "Segment"
+    tab = at.tabs[0]
+    assert len(tab.get("plotly_chart")) == 1 and len(tab.image) == 2
+    chart = at.container(key="centres")
+    assert [e.value for e in chart.subheader] == ["Cluster centres in 3D"]
+    spec = json.loads(chart.get("plotly_chart")[0].proto.spec)
+    cloud, centres_trace = spec["data"]
+    assert cloud["type"] == centres_trace["type"] == "scatter3d"
+    assert cloud["hoverinfo"] == "skip" and "hovertemplate" not in cloud
+    assert cloud["x"]["dtype"] == "u1"  # typed uint8 coordinates, not a list of numbers
+    assert len(json.dumps(spec)) < 40_000  # 3,000 points and 4 centres, compactly
+    # The camera stays while the photo does: the revision is the photo's digest.
+    digest = at.session_state["_link_digest"]
+    assert spec["layout"]["uirevision"] == "kseg-camera:" + digest
+    assert any("__ksegCamera" in h.proto.body for h in at.get("html"))
+    ok(at.slider(key="k").set_value(7).run())
+    again = chart_spec(at)
+    assert len(again["data"][-1]["x"]) == 7
+    assert again["layout"]["uirevision"] == spec["layout"]["uirevision"]
+    ok(at.selectbox(key="sample").set_value("chelsea").run())
+    assert chart_spec(at)["layout"]["uirevision"] != spec["layout"]["uirevision"]
+
+
+def test_an_old_link_that_opened_the_3d_view_still_works():
+    """The chart was opt-in (``?show_3d=true`` opened it); it is always shown now, and the
+    old parameter, whatever its value, leaves the link."""
+    for value in ("true", "false", "nope"):
+        at = start(query={"show_3d": value, "k": "5"})
+        assert len(centres(at)["marker"]["color"]) == 5
+        assert at.toggle(key="cloud").value is True
+        assert at.toggle(key="whole_cube").value is False
+        assert "show_3d" not in at.query_params and at.query_params["k"] == "5"
 
 
 def test_a_link_sets_the_segment_tab_settings():
-    query = {"show_3d": "TRUE", "cloud": "false", "whole_cube": "true", "compare_view": "Original"}
+    query = {"cloud": "FALSE", "whole_cube": "true", "compare_view": "Original"}
     at = start(query=query)
-    assert at.session_state["show_3d"] is True
     assert at.toggle(key="cloud").value is False
     assert at.toggle(key="whole_cube").value is True
-    spec = json.loads(at.get_by_key("centers_3d").proto.spec)
+    spec = chart_spec(at)
     assert [t["name"] for t in spec["data"]] == ["centres"]  # no cloud
     assert spec["layout"]["scene"]["xaxis"]["range"] == [0, 255]  # the whole cube
     assert at.button_group(key="compare_view").value == "Original"
     assert at.container(key="pictures-original")
-    assert at.query_params["show_3d"] == "true"  # written as the page writes it
+    assert at.query_params["cloud"] == "false"  # written as the page writes it
 
 
 def test_segment_tab_settings_stay_in_the_link_on_other_tabs():
-    """Only the open tab is drawn, and the 3D chart's toggles only while it is open: each
-    setting must outlive a visit elsewhere, in the link and on the way back."""
+    """Only the open tab is drawn: each setting of the Segment tab (its picture on a
+    phone, the 3D chart's switches) must outlive a visit elsewhere, in the link and on
+    the way back."""
     at = start()
     ok(at.button_group(key="compare_view").set_value("Side by side").run())
-    at.session_state["show_3d"] = True  # the visitor opens the 3D chart
-    ok(at.run())
     at.toggle(key="cloud").set_value(False)
     ok(at.toggle(key="whole_cube").set_value(True).run())
-    settings = {"compare_view": "Side by side", "show_3d": "true", "cloud": "false",
-                "whole_cube": "true"}  # fmt: skip
+    settings = {"compare_view": "Side by side", "cloud": "false", "whole_cube": "true"}
     assert {key: at.query_params.get(key) for key in settings} == settings
-    at.session_state["show_3d"] = False  # closed: its toggles stay in the link
-    ok(at.run())
-    assert "show_3d" not in at.query_params
-    assert at.query_params["cloud"] == "false" and at.query_params["whole_cube"] == "true"
-    at.session_state["show_3d"] = True
-    ok(at.run())
     at.session_state["tab"] = "Compare"
     ok(at.run())
     assert {key: at.query_params.get(key) for key in settings} == settings
     at.session_state["tab"] = "Segment"
     ok(at.run())
     assert at.button_group(key="compare_view").value == "Side by side"
-    assert at.session_state["show_3d"] is True
     assert at.toggle(key="cloud").value is False and at.toggle(key="whole_cube").value is True
+    assert [t["name"] for t in chart_spec(at)["data"]] == ["centres"]
     ok(at.button_group(key="compare_view").set_value("Segmented").run())
     at.toggle(key="cloud").set_value(True)
     ok(at.toggle(key="whole_cube").set_value(False).run())
@@ -185,11 +210,11 @@ def test_k_sets_the_number_of_palette_rows_and_centres(k):
 
 
 def test_cloud_toggle_adds_and_removes_the_pixel_cloud():
-    at = start(show_3d=True)
-    spec = json.loads(at.get_by_key("centers_3d").proto.spec)
-    assert len(spec["data"]) > 1  # the cloud is on by default
+    at = start()
+    spec = chart_spec(at)
+    assert [t["name"] for t in spec["data"]] == ["pixels", "centres"]  # on by default
     ok(at.toggle(key="cloud").set_value(False).run())
-    spec = json.loads(at.get_by_key("centers_3d").proto.spec)
+    spec = chart_spec(at)
     assert [t["name"] for t in spec["data"]] == ["centres"]
 
 

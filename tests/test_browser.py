@@ -184,9 +184,7 @@ def expect_segment_view(page: Any, k: int) -> None:
 
 
 def expect_centres_chart(page: Any, k: int) -> None:
-    """The 3D chart (opened from its expander if need be) draws k centres."""
-    if page.locator(CENTRES_CHART).count() == 0:
-        page.locator(".st-key-centres summary").click()
+    """The 3D chart (always on the Segment tab) draws k centres."""
     expect(page.locator(".st-key-centres").get_by_test_id("stPlotlyChart")).to_be_visible()
     page.wait_for_function(
         """([selector, k]) => [...document.querySelectorAll(selector)].some(
@@ -225,7 +223,7 @@ def test_opens_on_a_sample_with_images_metrics_palette_and_chart(app_page: Any) 
     )
     assert palette_rows(page) == k
     expect_centres_chart(page, k)
-    assert "show_3d=true" in page.url  # the open chart is part of the shareable link
+    assert "show_3d" not in page.url  # the chart is always shown: nothing to say in a link
     assert_no_error(page)
 
 
@@ -346,7 +344,7 @@ def test_shareable_link_sets_the_controls(new_page: Any, warmed_up: str) -> None
     expect(checked_space).to_contain_text("CIELAB")
     expect(page.locator(".st-key-seed input")).to_have_value("3")
     expect_segment_view(page, 7)
-    expect(page.locator(CENTRES_CHART)).to_have_count(1)  # open from the link, no click
+    expect(page.locator(CENTRES_CHART)).to_have_count(1)  # an old link's show_3d: no harm
     expect_centres_chart(page, 7)
     assert_no_error(page)
 

@@ -151,8 +151,7 @@ def test_every_tab_and_control_leaves_the_log_clean(page: Any, server: Streamlit
     click(page, "engine", "kseg")
     assert_clean(page, server, "the sidebar")
 
-    # Segment: the 3D chart's expander and its cloud toggle.
-    rerun_after(page, within(page, "centres").locator("summary").click)  # the expander
+    # Segment: the 3D chart (always shown) and its cloud toggle.
     expect(within(page, "centres").get_by_test_id("stPlotlyChart")).to_be_visible()
     click(page, "cloud", "Show")
     assert_clean(page, server, "the Segment tab")

@@ -42,6 +42,13 @@ def values(array) -> np.ndarray:
     return np.asarray(array)
 
 
+def painted(marker: dict, label: int) -> str:
+    """The colour plotly gives `label` through the marker's colour scale (cmin..cmax)."""
+    where = (label - marker["cmin"]) / (marker["cmax"] - marker["cmin"])
+    stops = [(float(at), colour) for at, colour in marker["colorscale"]]
+    return next(colour for at, colour in reversed(stops) if at <= where)
+
+
 def hex_of(rgb) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(int(v) for v in rgb))
 
@@ -132,23 +139,38 @@ class TestCenters3D:
 
     def test_cloud_points_sit_at_pixel_colours_painted_by_cluster(self, seg):
         data = spec(charts.centers_3d(seg, cloud=500, seed=1))["data"]
-        clouds, centres = data[:-1], data[-1]
-        assert centres["name"] == "centres"
-        assert clouds and all(t["name"].startswith("pixels of cluster ") for t in clouds)
-        total = 0
-        for trace in clouds:
-            index = int(trace["name"].rsplit(" ", 1)[1]) - 1
-            assert trace["marker"]["color"] == hex_of(COLORS[index])
-            points = np.stack([values(trace[a]) for a in "xyz"], axis=1)
-            # Flat quadrants: every pixel of cluster i has exactly colour i.
-            assert (points == COLORS[index]).all()
-            total += len(points)
-        assert total == 500
+        assert [t["name"] for t in data] == ["pixels", "centres"]  # one cloud trace
+        cloud = data[0]
+        points = np.stack([values(cloud[a]) for a in "xyz"], axis=1)
+        assert points.dtype == np.uint8 and len(points) == 500
+        labels = values(cloud["marker"]["color"]).astype(int)
+        # Flat quadrants: every pixel of cluster i has exactly colour i.
+        np.testing.assert_array_equal(points, COLORS[labels])
+        assert set(labels) == {0, 1, 2, 3}
+        assert cloud["hoverinfo"] == "skip"
+        # The stepped scale paints label i with cluster i's colour.
+        for i in range(4):
+            assert painted(cloud["marker"], i) == hex_of(COLORS[i])
 
     def test_cloud_is_capped_by_the_pixels_there_are(self):
         small = kseg.segment(quadrants(6, 4, split=(24, 30, 50)), 2)  # all COLORS[0]
         data = spec(charts.centers_3d(small, cloud=1000))["data"]
         assert sum(len(values(t["x"])) for t in data[:-1]) == 24
+
+    def test_a_new_k_paints_the_same_sampled_pixels_anew(self):
+        """The sample is made once per photo; each result only looks its labels up."""
+        rgb = quadrants(60, 40)
+        hist = kseg.ColorHistogram.from_image(rgb)
+        two, four = (spec(charts.centers_3d(kseg.segment(hist, k), cloud=300))["data"][0]
+                     for k in (2, 4))  # fmt: skip
+        for axis in "xyz":
+            np.testing.assert_array_equal(values(two[axis]), values(four[axis]))
+        assert set(values(two["marker"]["color"])) == {0, 1}
+        assert set(values(four["marker"]["color"])) == {0, 1, 2, 3}
+
+    def test_revision_keeps_the_camera_while_it_stays_the_same(self, seg):
+        assert "uirevision" not in spec(charts.centers_3d(seg))["layout"]
+        assert spec(charts.centers_3d(seg, revision="abc"))["layout"]["uirevision"] == "abc"
 
     def test_cloud_is_reproducible_with_a_seed(self, seg):
         a = spec(charts.centers_3d(seg, cloud=100, seed=3))
@@ -163,7 +185,9 @@ class TestCenters3D:
         seg = kseg.segment(image, 3)
         data = spec(charts.centers_3d(seg, cloud=10_000))["data"]
         assert hex_of(COLORS[0]) not in data[-1]["marker"]["color"]
-        assert sum(len(values(t["x"])) for t in data[:-1]) == 1200
+        assert len(values(data[0]["x"])) == 1200
+        points = np.stack([values(data[0][a]) for a in "xyz"], axis=1)
+        assert not (points == COLORS[0]).all(axis=1).any()
         assert " % of the opaque pixels<" in data[-1]["hovertemplate"]
 
     def test_lab_segmentation_is_drawn_in_rgb(self):

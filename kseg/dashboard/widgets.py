@@ -81,16 +81,90 @@ def palette_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
         )
 
 
-def centres_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
-    """The 3D chart of the centres, drawn only while its expander is open.
+CENTRES_HEIGHT = 400  # px: on a phone (844 px tall) half the screen stays free to scroll
+CAMERA_REVISION_PREFIX = "kseg-camera:"
+# Installed once per browser page, for charts whose layout.uirevision starts with the
+# prefix. The page wraps Plotly.react (react-plotly draws every figure with it) as soon as
+# Streamlit's plotly bundle sets window.Plotly, and
+# - draws such a chart only once the run has finished and the pictures have loaded (at
+#   most 3 s later): where WebGL is drawn in software a new 3D scene takes longer than the
+#   rest of the page, and the new segmented image should not wait for it;
+# - leaves the mouse wheel to the page (it scrolls past the chart, not into a trap);
+# - records its camera whenever the visitor turns or zooms it (plotly_relayout), and draws
+#   every chart of the same revision with that camera (Streamlit mounts a new chart on
+#   every change of its figure, then draws it a second time in its theme).
+CAMERA_JS = """<script>
+(() => {
+  if (window.__ksegCamera) return;
+  const cameras = window.__ksegCamera = {};
+  const PREFIX = "__PREFIX__";
+  const ours = (layout) => layout && typeof layout.uirevision === "string"
+    && layout.uirevision.startsWith(PREFIX);
+  const settled = () => {
+    const app = document.querySelector("[data-testid='stApp']");
+    const pictures = document.querySelectorAll(
+      "[data-testid='stMain'] [data-testid='stImage'] img");
+    return !(app && app.getAttribute("data-test-script-state") === "running")
+      && [...pictures].every((picture) => picture.complete);
+  };
+  const afterPictures = () => new Promise((resolve) => {
+    const start = performance.now();
+    const check = () => (settled() || performance.now() - start > 3000)
+      ? requestAnimationFrame(() => setTimeout(resolve, 0)) : setTimeout(check, 25);
+    check();
+  });
+  const keepCamera = (gd) => {
+    if (gd.__ksegCamera || !gd.on) return;
+    gd.__ksegCamera = true;
+    // Without scrollZoom plotly's 3D scene still swallows the wheel: let the page have it.
+    gd.addEventListener("wheel", (event) => event.stopPropagation(), {capture: true});
+    gd.on("plotly_relayout", (change) => {
+      const camera = change["scene.camera"] || (gd.layout.scene || {}).camera;
+      if (camera && ours(gd.layout)) {
+        cameras[gd.layout.uirevision] = structuredClone(camera);
+      }
+    });
+  };
+  const patch = (Plotly) => {
+    if (!Plotly || Plotly.__ksegCamera) return;
+    Plotly.__ksegCamera = true;
+    const react = Plotly.react;
+    Plotly.react = function (gd, figure, ...rest) {
+      const layout = figure && figure.layout;
+      if (!ours(layout)) return react.call(this, gd, figure, ...rest);
+      return afterPictures().then(() => {
+        if (!gd.isConnected) return gd;  // replaced by a newer chart meanwhile
+        // In place, as plotly itself changes a figure's layout: react-plotly and Streamlit
+        // compare layouts by identity, and a copy would make them draw again and again.
+        const camera = cameras[layout.uirevision];
+        if (camera) layout.scene = {...layout.scene, camera: structuredClone(camera)};
+        return react.call(this, gd, figure, ...rest);
+      }).then((result) => { keepCamera(gd); return result; });
+    };
+  };
+  if (window.Plotly) {
+    patch(window.Plotly);
+  } else {
+    let value;
+    Object.defineProperty(window, "Plotly", {
+      configurable: true,
+      get: () => value,
+      set: (plotly) => { value = plotly; patch(plotly); },
+    });
+  }
+})();
+</script>""".replace("__PREFIX__", CAMERA_REVISION_PREFIX)
 
-    A 3D chart is rebuilt by the browser (a new WebGL scene) whenever its data
-    change: on every change of k. Where the browser renders WebGL in software
-    that costs more than the rest of the page together, so it is opt-in.
+
+def centres_ui(
+    seg: kseg.Segmentation, *, key_prefix: str = "", revision: str | None = None
+) -> None:
+    """The 3D chart of the centres behind an expander, drawn only while it is open.
+
+    For tabs where the chart is extra (Superpixels); the Segment tab always shows it
+    (`centres_chart_ui`, which explains ``revision``).
     """
     show_key = key_prefix + Keys.SHOW_3D
-    cloud_key = key_prefix + Keys.CLOUD
-    cube_key = key_prefix + Keys.WHOLE_CUBE
     # Not bound to the URL (see links): the expander starts from it through session state,
     # as `expanded` would make a new widget of it whenever it changed (it is part of the
     # expander's identity).
@@ -106,32 +180,66 @@ def centres_ui(seg: kseg.Segmentation, *, key_prefix: str = "") -> None:
     if not expander.open:
         return  # the toggles' settings stay in the URL as they were
     with expander:
-        left, right = st.columns(2)
-        cloud = left.toggle(
-            f"Show {CLOUD_POINTS:,} sampled pixels",
-            value=links.url_bool(cloud_key) is not False,
-            key=cloud_key,
+        centres_chart_ui(seg, key_prefix=key_prefix, revision=revision)
+
+
+def centres_chart_ui(
+    seg: kseg.Segmentation,
+    *,
+    key_prefix: str = "",
+    revision: str | None = None,
+    height: int = CENTRES_HEIGHT,
+) -> None:
+    """The 3D chart of the centres (over a sampled pixel cloud), its switches and caption.
+
+    ``revision`` (e.g. the photo's digest) keeps the visitor's camera while it stays the
+    same: Streamlit mounts a new chart whenever the figure changes (its element id
+    hashes the figure), so plotly's ``uirevision`` alone would not outlive a new k;
+    `CAMERA_JS` gives the new chart the camera the last one of the same revision had.
+    """
+    cloud_key = key_prefix + Keys.CLOUD
+    cube_key = key_prefix + Keys.WHOLE_CUBE
+    chart = st.container()  # above its switches: the chart first, where the eye goes
+    left, right = st.columns(2)
+    cloud = left.toggle(
+        f"Show {CLOUD_POINTS:,} sampled pixels",
+        value=links.url_bool(cloud_key) is not False,
+        key=cloud_key,
+    )
+    cube = right.toggle(
+        "Show the whole cube",
+        value=bool(links.url_bool(cube_key)),
+        key=cube_key,
+        help="Axes from 0 to 255. Off, they span the colours drawn, so close centres stand apart.",
+    )
+    links.keep(cloud_key, [cloud], [True])
+    links.keep(cube_key, [cube], [False])
+    figure = charts.centers_3d(
+        seg,
+        cloud=CLOUD_POINTS if cloud else 0,
+        seed=0,
+        height=height,
+        whole_cube=cube,
+        revision=None if revision is None else CAMERA_REVISION_PREFIX + revision,
+    )
+    with chart:
+        if revision is not None:
+            st.html(CAMERA_JS, unsafe_allow_javascript=True)
+        st.plotly_chart(
+            figure,
+            key=key_prefix + Keys.CENTERS_3D,
+            # The wheel scrolls the page over the chart too (CAMERA_JS); the toolbar zooms.
+            config={"displaylogo": False, "scrollZoom": False},
         )
-        cube = right.toggle(
-            "Show the whole cube",
-            value=bool(links.url_bool(cube_key)),
-            key=cube_key,
-            help="Axes from 0 to 255. Off, they span the colours drawn, so close centres "
-            "stand apart.",
-        )
-        links.keep(cloud_key, [cloud], [True])
-        links.keep(cube_key, [cube], [False])
-        figure = charts.centers_3d(seg, cloud=CLOUD_POINTS if cloud else 0, seed=0, whole_cube=cube)
-        st.plotly_chart(figure, key=key_prefix + Keys.CENTERS_3D, config={"displaylogo": False})
-        space = {"lab": "CIELAB", "hsv": "HSV"}.get(seg.color_space)
-        where = f" The clusters were found in {space}; the" if space else " The"
-        pixels = "opaque pixels" if transparent_share(seg.histogram) > 0 else "pixels"
-        span = "0 to 255" if cube else "fitted to the colours drawn"
-        st.caption(
-            "Each sphere is a cluster's colour (hover for its number, 1 to "
-            f"{seg.k}), sized by its share of the {pixels}.{where} axes are always red, "
-            f"green and blue, {span}."
-        )
+    space = {"lab": "CIELAB", "hsv": "HSV"}.get(seg.color_space)
+    where = f" The clusters were found in {space}; the" if space else " The"
+    pixels = "opaque pixels" if transparent_share(seg.histogram) > 0 else "pixels"
+    span = "0 to 255" if cube else "fitted to the colours drawn"
+    st.caption(
+        "Each sphere is a cluster's colour (hover for its number, 1 to "
+        f"{seg.k}), sized by its share of the {pixels}.{where} axes are always red, "
+        f"green and blue, {span}. Drag to turn the cube."
+    )
 
 
 def isolate_ui(

@@ -1,4 +1,4 @@
-"""The Segment tab: the original beside the segmented image, figures, palette, 3D centres.
+"""The Segment tab: the original beside the segmented image, figures, palette, 3D chart.
 
 On a phone the two pictures share one place: a control (shown on small screens only, see
 ``styles``) picks the segmented picture (first, by default), the original, or both side
@@ -13,7 +13,7 @@ import kseg
 from kseg.dashboard import compute, engines, links
 from kseg.dashboard.state import PREVIEW_SIDE, Keys, View
 from kseg.dashboard.text import error_help, format_seconds, percent, plain, transparent_share
-from kseg.dashboard.widgets import centres_ui, metrics_row, palette_ui, warnings_ui
+from kseg.dashboard.widgets import centres_chart_ui, metrics_row, palette_ui, warnings_ui
 
 COMPARE_VIEWS = {"Segmented": "segmented", "Original": "original", "Side by side": "side"}
 COMPARE_DEFAULT = "Segmented"
@@ -44,6 +44,16 @@ def render(view: View) -> None:
             st.image(png, caption=f"Segmented into {seg.k} colours", output_format="PNG")
     transparent_ui(loaded.hist)
     warnings_ui(seg)
+    # The palette (340 px) beside the 3D chart on a desktop, above it on a phone; both
+    # right after the pictures (which the browser draws first), before the figures.
+    palette_column, chart_column = st.columns([2, 3], gap="medium")
+    with palette_column.container(key="palette"):
+        st.subheader("Palette")
+        palette_ui(seg)
+    with chart_column.container(key="centres"):
+        st.subheader("Cluster centres in 3D")
+        links.keep(Keys.SHOW_3D, [], [])  # from when the chart was opt-in: shown anyway now
+        centres_chart_ui(seg, revision=view.source.digest)
     image = loaded.image
     metrics_row(
         [
@@ -59,11 +69,6 @@ def render(view: View) -> None:
         ],  # fmt: skip
         key="metrics",
     )
-    with st.container(key="palette"):
-        st.subheader("Palette")
-        palette_ui(seg)
-    with st.container(key="centres"):
-        centres_ui(seg)
     engines.render(view)
 
 
