@@ -33,7 +33,17 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["GROUPS", "kernels", "mode", "on_ready", "ready", "start", "wait_until_compiled"]
+__all__ = [
+    "GROUPS",
+    "defer",
+    "kernels",
+    "mode",
+    "on_ready",
+    "ready",
+    "release",
+    "start",
+    "wait_until_compiled",
+]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -51,6 +61,7 @@ _started = False
 _in_background = False  # start(): groups already compiled load in the watcher thread too
 _watcher: threading.Thread | None = None
 _callbacks: list = []
+_deferred = False  # defer(): the warm-up waits for release()
 
 
 def mode() -> str:
@@ -76,7 +87,8 @@ def kernels(group: str) -> ModuleType:
             return _adopt(group)
         except Exception:  # noqa: BLE001 - a broken cache must not break a result
             _marker(group).unlink(missing_ok=True)
-    _start_warmup()
+    if not _deferred:
+        _start_warmup()
     return importlib.import_module(twin_name)
 
 
@@ -93,6 +105,27 @@ def start() -> None:
         return
     _in_background = True
     _start_warmup()
+
+
+def defer() -> None:
+    """Hold the warm-up back until :func:`release` (the command line: its first photo
+    should not share the machine with the compiler)."""
+    global _deferred
+    _deferred = True
+
+
+def release() -> None:
+    """Start the warm-up held back by :func:`defer`, if a group still needs compiling.
+
+    It runs in a session of its own, so it finishes the cache even when this process
+    ends at once; the next process then loads the compiled kernels.
+    """
+    global _deferred
+    if not _deferred:
+        return
+    _deferred = False
+    if mode() == "auto" and any(g not in _compiled and not _marker(g).exists() for g in GROUPS):
+        _start_warmup()
 
 
 def on_ready(callback) -> None:

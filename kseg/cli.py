@@ -20,6 +20,7 @@ from kseg import (
     MAX_K,
     ColorHistogram,
     ImageError,
+    _jit,
     _memory,
     elbow,
     export,
@@ -38,6 +39,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     _memory.use_small_pages()
+    _jit.defer()  # compile numba's kernels after the first photo, not beside it
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -46,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    return args.run(args, parser)
+    try:
+        return args.run(args, parser)
+    finally:
+        _jit.release()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -260,6 +265,7 @@ def _for_each_file(args, write) -> int:
             reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
             progress.message(f"kseg: {path}: {reason}")
         progress.advance()
+        _jit.release()  # the next photos (and the next runs) get the compiled kernels
     progress.close()
     if failed:
         print(f"kseg: {failed} of {len(args.images)} files failed.", file=sys.stderr)
