@@ -144,6 +144,10 @@ CAMERA_JS = """<script>
   };
   if (window.Plotly) {
     patch(window.Plotly);
+    // A chart drawn before this script ran: follow its camera too.
+    document.querySelectorAll(".js-plotly-plot").forEach((gd) => {
+      if (ours(gd.layout)) keepCamera(gd);
+    });
   } else {
     let value;
     Object.defineProperty(window, "Plotly", {
