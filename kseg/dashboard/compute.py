@@ -21,6 +21,7 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+import cv2
 import numpy as np
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
@@ -35,6 +36,7 @@ from kseg.dashboard.state import (
     SP_DISPLAY_SIDE,
     Loaded,
     Params,
+    Picked,
     SuperpixelParams,
 )
 
@@ -141,6 +143,92 @@ def segmented_png(digest: str, params: Params, max_side: int, _hist) -> bytes:
     seg = segmentation(digest, params, _hist)
     index = preview_index(digest, max_side, _hist) if max(_hist.shape) > max_side else None
     return export.segmented_png(seg, max_side, index=index)
+
+
+@kept(owner=_photo)
+def preview_pixels(digest: str, _loaded: Loaded) -> np.ndarray:
+    """The photo at display size as pixels (RGB, or RGBA with transparent pixels): what
+    ``Loaded.preview`` encodes, for pictures drawn over it."""
+    image = _loaded.image
+    return kseg.downscale(image.rgb, image.alpha, PREVIEW_SIDE)
+
+
+@kept(owner=_photo)
+def picks(
+    digest: str, params: Params, points: tuple[tuple[int, int], ...], _seg: kseg.Segmentation
+) -> Picked:
+    """kseg.pick_regions at `points` on the segmentation for `params`, with each
+    region's figures. Raises ValueError for a point off the image or on a transparent
+    pixel (not kept)."""
+    regions = tuple(kseg.pick_regions(_seg, points))
+    return Picked(regions, tuple(kseg.region_figures(_seg, r.mask) for r in regions))
+
+
+PICK_OUTLINE = (255, 221, 0)  # a yellow that stands out on photos and flat colours alike
+
+
+@kept(owner=_photo)
+def picked_picture(
+    digest: str,
+    params: Params,
+    points: tuple[tuple[int, int], ...],
+    segmented: bool,
+    dim: int,
+    _seg: kseg.Segmentation,
+    _loaded: Loaded,
+) -> tuple[bytes, str]:
+    """The display-size picture to click on, encoded, and its format ("PNG" or "JPEG").
+
+    The segmented image or the photo; with picks, the picked regions at full strength,
+    outlined and numbered at their pick points, over the rest in grey at `dim` % brightness.
+    """
+    hist = _loaded.hist
+    if segmented:
+        big = max(hist.shape) > PREVIEW_SIDE
+        index = preview_index(digest, PREVIEW_SIDE, hist) if big else None
+        pixels = _seg.segmented_image(PREVIEW_SIDE, index=index)
+    else:
+        pixels = np.array(preview_pixels(digest, _loaded), copy=True)
+    if points:
+        pixels = _draw_picks(pixels, picks(digest, params, points, _seg), hist.shape, dim)
+    if segmented or pixels.shape[2] == 4:
+        return export.encode_png(pixels, compression=1), "PNG"
+    return export.encode_jpeg(pixels), "JPEG"
+
+
+def _draw_picks(
+    pixels: np.ndarray, picked: Picked, full_shape: tuple[int, int], dim: int
+) -> np.ndarray:
+    """`pixels` (display size) with the picked regions kept, the rest dimmed to grey, each
+    region outlined and its number drawn at its pick point."""
+    rows, cols = preview_grid(full_shape, max(pixels.shape[:2]))
+    masks = [np.ascontiguousarray(r.mask[rows][:, cols]) for r in picked.regions]
+    keep = np.logical_or.reduce(masks)
+    rgb = np.ascontiguousarray(pixels[:, :, :3])
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    rest = cv2.cvtColor(cv2.convertScaleAbs(gray, alpha=dim / 100), cv2.COLOR_GRAY2RGB)
+    pixels[:, :, :3] = np.where(keep[:, :, None], rgb, rest)
+    height, width = pixels.shape[:2]
+    thick = max(2, round(max(height, width) / 400))
+    alpha = (255,) if pixels.shape[2] == 4 else ()
+    black, outline = (0, 0, 0, *alpha), (*PICK_OUTLINE, *alpha)
+    canvas = np.ascontiguousarray(pixels)
+    for mask in masks:
+        contours, _ = cv2.findContours(mask.view(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+        cv2.drawContours(canvas, contours, -1, black, thick + 2, cv2.LINE_AA)
+        cv2.drawContours(canvas, contours, -1, outline, thick, cv2.LINE_AA)
+    scale = thick / 4
+    for number, (x, y) in enumerate(picked.points, start=1):
+        centre = (int(x * width / full_shape[1]), int(y * height / full_shape[0]))
+        cv2.circle(canvas, centre, 2 * thick + 1, outline, -1, cv2.LINE_AA)
+        cv2.circle(canvas, centre, 2 * thick + 1, black, max(1, thick // 2), cv2.LINE_AA)
+        corner = (centre[0] + 3 * thick, centre[1] - 2 * thick)
+        text = str(number)
+        cv2.putText(canvas, text, corner, cv2.FONT_HERSHEY_SIMPLEX, scale, black, thick + 2,
+                    cv2.LINE_AA)  # fmt: skip
+        cv2.putText(canvas, text, corner, cv2.FONT_HERSHEY_SIMPLEX, scale, outline, thick // 2 + 1,
+                    cv2.LINE_AA)  # fmt: skip
+    return canvas
 
 
 def elbow_curve(digest: str, ks: tuple[int, int], color_space: str, seed: int, _hist) -> dict:
@@ -293,6 +381,7 @@ def segment_options(params: Params) -> dict:
         "color_space": params.color_space,
         "seed": params.seed,
         "engine": params.engine,
+        "min_region": params.min_region,
     }
 
 

@@ -13,7 +13,8 @@ links still work. Clusters are written as the numbers people read, 1..k; several
 repeat the parameter (``?compare_ks=3&compare_ks=8``); an empty choice is an empty value
 (``?isolate=``); the rest are written as bound widgets wrote them: ``?show_3d=true``,
 ``?sp_compactness=20``, ``?sp_view=Boundaries over the original``. A default value is left
-out of the URL.
+out of the URL. Picks are full-resolution points ``x,y``, one parameter each, in the order
+they were made (``?pick=120,45&pick=300,200``; ``?pick=120,45;300,200`` is read too).
 """
 
 from __future__ import annotations
@@ -43,6 +44,33 @@ def url_ints(key: str, low: int, high: int) -> list[int] | None:
         if low <= number <= high and number not in values:
             values.append(number)
     return values or None
+
+
+def url_points(key: str, most: int) -> tuple[list[tuple[int, int]], int]:
+    """The URL's points ``x,y`` for `key`, in order (at most `most`), and how many of its
+    values were not two whole numbers (those are left out).
+
+    Whether a point is on the image is for kseg to say: it knows the image.
+    """
+    points: list[tuple[int, int]] = []
+    malformed = 0
+    for raw in st.query_params.get_all(key):
+        for text in raw.split(";"):
+            if not text.strip():
+                continue
+            x, comma, y = text.partition(",")
+            try:
+                if not comma:
+                    raise ValueError
+                points.append((int(x), int(y)))
+            except ValueError:
+                malformed += 1
+    return points[:most], malformed
+
+
+def point_texts(points: Sequence[tuple[int, int]]) -> list[str]:
+    """Points as the URL holds them: ``["120,45", "300,200"]``."""
+    return [f"{x},{y}" for x, y in points]
 
 
 def url_choice(key: str, options: Sequence[str]) -> str | None:

@@ -25,6 +25,8 @@ from kseg.dashboard.state import (
     K_MAX,
     K_MIN,
     MAX_PIXELS,
+    MIN_REGION_MAX,
+    MIN_REGION_STEP,
     SPACE_CAPTIONS,
     SPACES,
     THUMB_SIDE,
@@ -131,8 +133,7 @@ def _upload_notice(
     if current is not None:
         # The name made safe, as the downloads take it: say so, or it looks like a typo.
         st.caption(
-            f"On show: your photo, **{plain(current.cli_name)}** "
-            "(named as the downloads will be)."
+            f"On show: your photo, **{plain(current.cli_name)}** (named as the downloads will be)."
         )
         st.button(
             f"Remove your photo and show the {sample_name} sample",
@@ -342,6 +343,19 @@ def controls_ui(source: Source, loaded: Loaded) -> Params:
             disabled=fixed,
             help="Seeds the random starts: the same seed gives the same result.",
         )
+        min_region = st.number_input(
+            "Smallest region (px)",
+            0,
+            MIN_REGION_MAX,
+            0,
+            step=MIN_REGION_STEP,
+            key=Keys.MIN_REGION,
+            bind="query-params",
+            help="Cleans up specks: every patch of one colour smaller than this many pixels "
+            "(counted in the full-size photo) takes the colour of the neighbour it shares "
+            "the longest border with. 0 keeps the colours exactly as k-means gave them. "
+            "Applies to every tab except Superpixels, whose regions are already whole.",
+        )
         engine = st.radio(
             "Engine",
             list(ENGINES),
@@ -366,6 +380,7 @@ def controls_ui(source: Source, loaded: Loaded) -> Params:
         color_space=SPACES[space],
         seed=int(seed),
         engine=ENGINES[engine],
+        min_region=int(min_region),
     )
 
 

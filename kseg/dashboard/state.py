@@ -3,9 +3,10 @@
 Widgets bound to the URL keep their value in a query parameter named like their key,
 so a key here is also part of every shared link: renaming one breaks old links. k and
 every setting inside a tab (the 3D chart's show_3d, cloud and whole_cube, compare_view,
-compare_ks, elbow_ks, isolate, isolate_paint, isolate_dim, sp_segments, sp_compactness,
-sp_view, and the "sp_" copies of the 3D chart's and isolate's) are kept in the URL by the
-page itself (kseg.dashboard.links), under their key too.
+compare_ks, elbow_ks, isolate, isolate_paint, isolate_dim, isolate_by, isolate_view, pick,
+cutout_full, sp_segments, sp_compactness, sp_view, and the "sp_" copies of the 3D chart's
+and isolate's) are kept in the URL by the page itself (kseg.dashboard.links), under their
+key too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import NamedTuple
+
+import numpy as np
 
 import kseg
 
@@ -30,6 +33,13 @@ ELBOW_DEFAULT = (2, 16)
 ELBOW_ATTEMPTS = 3
 ISOLATE_PAINTS = ["their own colours", "the cluster colour"]
 ISOLATE_DIM_DEFAULT = 20  # brightness of the rest, in %
+# The Isolate tab picks regions (clicks on the photo) or whole clusters, and shows the
+# photo as segmented or original under the picks.
+ISOLATE_MODES = ["Regions you click", "Whole clusters"]
+ISOLATE_VIEWS = ["Segmented", "Original"]
+PICKS_MAX = 64  # picks kept at once: each is a flood fill, and a link may hold them all
+# "Smallest region (px)": 0 (off) up to a fifth of a 25 MP photo, in steps of 10 px.
+MIN_REGION_MAX, MIN_REGION_STEP = 5_000_000, 10
 # Superpixels work on the photo scaled to this longer side (about 2 MP): under a second.
 SUPERPIXEL_SIDE = 1600
 # ... and are shown at most this wide: under Streamlit's 1460 px, above which it would
@@ -78,6 +88,7 @@ class Keys:
     SPACE = "space"
     SEED = "seed"
     ENGINE = "engine"
+    MIN_REGION = "min_region"
     RUN_OPENCV = "run_opencv"
     # Tabs and their widgets (tabs that repeat a part prefix its keys, e.g. "sp_")
     TAB = "tab"
@@ -94,7 +105,18 @@ class Keys:
     ISOLATE = "isolate"
     ISOLATE_PAINT = "isolate_paint"
     ISOLATE_DIM = "isolate_dim"
+    ISOLATE_BY = "isolate_by"  # regions you click, or whole clusters
+    ISOLATE_VIEW = "isolate_view"  # the photo under the picks: segmented or original
+    PICK = "pick"  # the picks in the URL: full-resolution x,y, one parameter each
+    PICK_CLICK = "pick_click"  # the clickable picture (its value: the last click)
+    CLEAR_PICKS = "clear_picks"
+    CUTOUT_FULL = "cutout_full"
+    PICK_TABLE = "pick_table"
     DL_MASK = "dl_mask"
+    DL_REGION_MASK = "dl_region_mask"
+    DL_CUTOUT = "dl_cutout"
+    DL_REGIONS_CSV = "dl_regions_csv"
+    DL_REGIONS_JSON = "dl_regions_json"
     DL_SEGMENTED = "dl_segmented"
     DL_LABELS = "dl_labels"
     DL_PALETTE_JSON = "dl_palette_json"
@@ -113,6 +135,9 @@ class Keys:
     OPENCV_OK = "_opencv_ok"  # the (digest, Params) whose OpenCV run the visitor started
     LINK_DIGEST = "_link_digest"  # the image the URL's per-image settings are for
     COMPARE_FULL = "_compare_full"  # a seventh k was refused on the last click
+    PICKS = "_picks"  # the picks (full-resolution (x, y)), as the URL's pick holds them
+    PICKED = "_picked"  # a click changed the picks: keep only those that pick a region
+    PICKS_FULL = "_picks_full"  # a click past PICKS_MAX was refused
 
     @staticmethod
     def centre(i: int) -> str:
@@ -131,12 +156,12 @@ class Keys:
         palette, and start from the URL, which ``per_image_in_url`` clears.)
         """
         centres = [cls.centre(i) for i in range(1, K_MAX + 1)]
-        return [*centres, cls.OPENCV_OK]
+        return [*centres, cls.OPENCV_OK, cls.PICKS, cls.PICKED]
 
     @classmethod
     def per_image_in_url(cls) -> list[str]:
         """URL parameters, kept by the page itself, whose values belong to one image."""
-        return [cls.ISOLATE, cls.SP_PREFIX + cls.ISOLATE]
+        return [cls.ISOLATE, cls.SP_PREFIX + cls.ISOLATE, cls.PICK]
 
 
 class Params(NamedTuple):
@@ -151,6 +176,7 @@ class Params(NamedTuple):
     color_space: str
     seed: int
     engine: str
+    min_region: int = 0  # regions under this many pixels join a neighbour; 0: off
 
 
 class SuperpixelParams(NamedTuple):
@@ -217,6 +243,23 @@ class Loaded:
     image: kseg.Image
     hist: kseg.ColorHistogram
     preview: bytes  # JPEG, or PNG when the image has transparent pixels
+
+
+@dataclass(frozen=True, eq=False)
+class Picked:
+    """The regions picked on one segmentation, in the order they were picked (read-only)."""
+
+    regions: tuple[kseg.Region, ...]
+    figures: tuple[kseg.RegionFigures, ...]
+
+    @property
+    def points(self) -> list[tuple[int, int]]:
+        """Each region's pick point: picking these again gives the same regions."""
+        return [region.point for region in self.regions]
+
+    def mask(self) -> np.ndarray:
+        """Everything picked, as one full-resolution (H, W) bool mask."""
+        return np.logical_or.reduce([region.mask for region in self.regions])
 
 
 @dataclass(frozen=True, eq=False)

@@ -49,6 +49,11 @@ def render(view: View) -> None:
             "settings are the sidebar's.",
             icon=":material/info:",
         )
+    if view.params.min_region:
+        st.caption(
+            "The sidebar's smallest region is not applied here: every superpixel goes whole "
+            "into one colour, so there are no specks to clean up."
+        )
     digest = view.source.digest
     try:
         with st.spinner("Finding superpixels...", show_time=True):
@@ -68,7 +73,8 @@ def render(view: View) -> None:
             + ("mean colours" if fill else "boundaries over the original"),
             output_format=picture_format,
         )
-    params = view.params._replace(engine="histogram")
+    # Superpixels are whole regions already: the sidebar's smallest region is not applied.
+    params = view.params._replace(engine="histogram", min_region=0)
     with right.container(key="sp_segmented"):
         try:
             with st.spinner(f"Clustering the regions into {params.k} colours...", show_time=True):
