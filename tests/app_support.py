@@ -65,3 +65,32 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     buf = io.BytesIO()
     PIL.Image.fromarray(pixels).save(buf, format="PNG")
     return buf.getvalue()
+
+
+# Two discs of one colour on a background, one with a hole: a click on either must give
+# that disc alone (holes filled), never both (they are the same cluster).
+DISC_SIZE = (240, 160)  # width, height
+DISCS = ((60, 80, 30), (170, 70, 40))  # centre x, centre y, radius
+DISC_COLOUR, DISC_BACKGROUND = (230, 180, 40), (40, 60, 90)
+DISC_HOLE = (178, 70, 6)  # a background-coloured hole in the second disc (x, y, radius)
+
+
+def disc_mask(index: int, *, filled: bool = True) -> np.ndarray:
+    """The (H, W) bool mask of disc `index` (its hole filled, or not)."""
+    width, height = DISC_SIZE
+    rows, cols = np.mgrid[0:height, 0:width]
+    cx, cy, radius = DISCS[index]
+    mask = (cols - cx) ** 2 + (rows - cy) ** 2 <= radius**2
+    if index == 1 and not filled:
+        hx, hy, hr = DISC_HOLE
+        mask &= (cols - hx) ** 2 + (rows - hy) ** 2 > hr**2
+    return mask
+
+
+def two_discs() -> np.ndarray:
+    """The two discs' picture, (H, W, 3) uint8."""
+    width, height = DISC_SIZE
+    rgb = np.empty((height, width, 3), np.uint8)
+    rgb[:] = DISC_BACKGROUND
+    rgb[disc_mask(0) | disc_mask(1, filled=False)] = DISC_COLOUR
+    return rgb

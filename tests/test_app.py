@@ -42,8 +42,10 @@ from kseg.dashboard.state import Params
 from kseg.dashboard.text import big_number, plain, tick_number
 from kseg.samples import sample_path
 
-
 # ----------------------------------------------------------------------------- helpers
+WHOLE_CLUSTERS = {"isolate_by": "Whole clusters"}  # the Isolate tab's cluster mode
+
+
 def chart_spec(at: AppTest) -> dict:
     """The Segment tab's 3D chart as the browser receives it (plotly's JSON)."""
     return json.loads(at.get_by_key("centers_3d").proto.spec)
@@ -1011,7 +1013,7 @@ def test_k_is_in_the_link_even_at_its_lowest_and_four_without_one():
 @pytest.mark.parametrize("prefix", ["", "sp_"])
 def test_isolate_shows_the_chosen_clusters_and_offers_the_mask(prefix):
     tab = "Superpixels" if prefix else "Isolate"
-    at = start(tab=tab, sample="retina")
+    at = start(tab=tab, sample="retina", **({} if prefix else WHOLE_CLUSTERS))
     assert at.container(key=f"{prefix}isolate").multiselect[0].value == [0]
     assert len(at.container(key=f"{prefix}isolated").image) == 1
     assert at.download_button(key=f"{prefix}dl_mask")
@@ -1053,7 +1055,7 @@ def test_isolate_settings_come_from_the_link_for_the_same_image(prefix):
 
 def test_tab_settings_stay_in_the_link_on_other_tabs():
     """Only the open tab is drawn: its settings must outlive a visit to another tab."""
-    at = start(tab="Isolate", sample="retina")
+    at = start(tab="Isolate", sample="retina", **WHOLE_CLUSTERS)
     ok(at.container(key="isolate").multiselect[0].set_value([1, 2]).run())
     at.session_state["tab"] = "Segment"
     ok(at.run())
@@ -1147,7 +1149,7 @@ def test_isolate_choices_follow_a_new_result_with_its_own_labels():
     """Regression: the clusters' choice was kept as its option labels ("1: #a03a18
     (35.2 %)"), so after a change of k the chosen chips showed the old result's colours
     and shares, and a quick series of changes could drop the choice altogether."""
-    at = start(tab="Isolate", sample="coffee")
+    at = start(tab="Isolate", sample="coffee", **WHOLE_CLUSTERS)
     ok(at.container(key="isolate").multiselect[0].set_value([0, 2]).run())
     at.slider(key="k").set_value(6)
     ok(at.run())

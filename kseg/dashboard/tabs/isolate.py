@@ -324,8 +324,8 @@ def click_point(value: Mapping | None, width: int, height: int) -> Point | None:
         return None
     if not (shown_w > 0 and shown_h > 0):
         return None
-    column = int((x + 0.5) * width / shown_w)
-    row = int((y + 0.5) * height / shown_h)
+    column = int(x * width / shown_w)
+    row = int(y * height / shown_h)
     return min(max(column, 0), width - 1), min(max(row, 0), height - 1)
 
 
