@@ -16,6 +16,7 @@ import PIL.Image
 import pytest
 import streamlit.testing.v1.app_test as app_test_module
 from app_support import (
+    DISC_BACKGROUND,
     DISC_SIZE,
     DISCS,
     disc_mask,
@@ -125,7 +126,7 @@ def test_picks_in_the_link_give_their_regions_figures_and_files(served):
     # The picks stay in the link as they came, and the picture shows them.
     assert at.query_params["pick"] == ["300,200", "50,50"]
     shown = picture(at)
-    assert shown.shape[:2] == (400, 600)
+    assert shown.shape[:2] == (800, 1200)  # enlarged twice: crisp outlines, no blur
 
 
 def test_the_full_size_cut_out_and_its_command(served):
@@ -153,9 +154,16 @@ def test_a_pick_on_a_disc_gives_that_disc_alone_with_its_hole_filled(served):
     assert np.array_equal(mask == 255, expected)
     # On the picture: the disc at full strength, the background dimmed to grey.
     shown = picture(at)
-    assert tuple(shown[cy1 + 20, cx1]) == (230, 180, 40)
-    assert max(shown[5, 5]) < 60 and shown[5, 5][0] == shown[5, 5][2]
-    assert tuple(shown[cy0, cx0]) != (230, 180, 40)  # the other disc is dimmed
+    assert shown.shape[:2] == (800, 1200)  # the 240 x 160 px picture enlarged 5 times
+
+    def at(x: int, y: int) -> tuple[int, ...]:
+        return tuple(shown[5 * y + 2, 5 * x + 2])
+
+    assert at(cx1, cy1 + 20) == (230, 180, 40)
+    assert at(cx1 + 8, cy1) == DISC_BACKGROUND  # the hole, filled: kept, not dimmed
+    background = at(5, 5)
+    assert max(background) < 60 and background[0] == background[2]  # grey, dimmed
+    assert at(cx0, cy0) != (230, 180, 40)  # the other disc is dimmed
 
 
 def test_clicks_add_regions_and_a_click_inside_one_drops_it():

@@ -177,10 +177,12 @@ def picked_picture(
     _seg: kseg.Segmentation,
     _loaded: Loaded,
 ) -> tuple[bytes, str]:
-    """The display-size picture to click on, encoded, and its format ("PNG" or "JPEG").
+    """The picture to click on, encoded, and its format ("PNG" or "JPEG").
 
-    The segmented image or the photo; with picks, the picked regions at full strength,
-    outlined and numbered at their pick points, over the rest in grey at `dim` % brightness.
+    The segmented image or the photo at display size (a small photo enlarged, pixels as
+    squares, so outlines stay thin and it does not blur); with picks, the picked regions
+    at full strength, outlined and numbered at their pick points, over the rest in grey
+    at `dim` % brightness.
     """
     hist = _loaded.hist
     if segmented:
@@ -188,47 +190,53 @@ def picked_picture(
         index = preview_index(digest, PREVIEW_SIDE, hist) if big else None
         pixels = _seg.segmented_image(PREVIEW_SIDE, index=index)
     else:
-        pixels = np.array(preview_pixels(digest, _loaded), copy=True)
+        pixels = preview_pixels(digest, _loaded)
+    factor = max(1, PREVIEW_SIDE // max(pixels.shape[:2]))
+    pixels = _enlarge(pixels, factor) if factor > 1 else np.array(pixels, copy=True)
     if points:
-        pixels = _draw_picks(pixels, picks(digest, params, points, _seg), hist.shape, dim)
+        picked = picks(digest, params, points, _seg)
+        _draw_picks(pixels, picked, hist.shape, factor, dim)
     if segmented or pixels.shape[2] == 4:
         return export.encode_png(pixels, compression=1), "PNG"
     return export.encode_jpeg(pixels), "JPEG"
 
 
+def _enlarge(pixels: np.ndarray, factor: int) -> np.ndarray:
+    """`pixels` `factor` times as wide and high, each pixel a square."""
+    return np.repeat(np.repeat(pixels, factor, axis=0), factor, axis=1)
+
+
 def _draw_picks(
-    pixels: np.ndarray, picked: Picked, full_shape: tuple[int, int], dim: int
-) -> np.ndarray:
-    """`pixels` (display size) with the picked regions kept, the rest dimmed to grey, each
-    region outlined and its number drawn at its pick point."""
-    rows, cols = preview_grid(full_shape, max(pixels.shape[:2]))
-    masks = [np.ascontiguousarray(r.mask[rows][:, cols]) for r in picked.regions]
+    pixels: np.ndarray, picked: Picked, full_shape: tuple[int, int], factor: int, dim: int
+) -> None:
+    """On `pixels` (the display-size picture, `factor` times the preview): the picked
+    regions kept, the rest dimmed to grey, each region outlined and numbered at its pick
+    point."""
+    rows, cols = preview_grid(full_shape, PREVIEW_SIDE)
+    masks = [_enlarge(r.mask[rows][:, cols], factor) for r in picked.regions]
     keep = np.logical_or.reduce(masks)
     rgb = np.ascontiguousarray(pixels[:, :, :3])
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     rest = cv2.cvtColor(cv2.convertScaleAbs(gray, alpha=dim / 100), cv2.COLOR_GRAY2RGB)
     pixels[:, :, :3] = np.where(keep[:, :, None], rgb, rest)
     height, width = pixels.shape[:2]
-    thick = max(2, round(max(height, width) / 400))
+    thick = max(2, round(max(height, width) / 600))
     alpha = (255,) if pixels.shape[2] == 4 else ()
     black, outline = (0, 0, 0, *alpha), (*PICK_OUTLINE, *alpha)
-    canvas = np.ascontiguousarray(pixels)
     for mask in masks:
-        contours, _ = cv2.findContours(mask.view(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-        cv2.drawContours(canvas, contours, -1, black, thick + 2, cv2.LINE_AA)
-        cv2.drawContours(canvas, contours, -1, outline, thick, cv2.LINE_AA)
-    scale = thick / 4
+        contours, _ = cv2.findContours(mask.view(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(pixels, contours, -1, black, thick + 2, cv2.LINE_AA)
+        cv2.drawContours(pixels, contours, -1, outline, thick, cv2.LINE_AA)
+    # A numbered badge at each pick point, as the figures' table numbers the regions.
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.25 * thick
+    radius = 6 * thick
     for number, (x, y) in enumerate(picked.points, start=1):
-        centre = (int(x * width / full_shape[1]), int(y * height / full_shape[0]))
-        cv2.circle(canvas, centre, 2 * thick + 1, outline, -1, cv2.LINE_AA)
-        cv2.circle(canvas, centre, 2 * thick + 1, black, max(1, thick // 2), cv2.LINE_AA)
-        corner = (centre[0] + 3 * thick, centre[1] - 2 * thick)
-        text = str(number)
-        cv2.putText(canvas, text, corner, cv2.FONT_HERSHEY_SIMPLEX, scale, black, thick + 2,
-                    cv2.LINE_AA)  # fmt: skip
-        cv2.putText(canvas, text, corner, cv2.FONT_HERSHEY_SIMPLEX, scale, outline, thick // 2 + 1,
-                    cv2.LINE_AA)  # fmt: skip
-    return canvas
+        centre = (int((x + 0.5) * width / full_shape[1]), int((y + 0.5) * height / full_shape[0]))
+        cv2.circle(pixels, centre, radius + 1, black, -1, cv2.LINE_AA)
+        cv2.circle(pixels, centre, radius - 1, outline, -1, cv2.LINE_AA)
+        (text_w, text_h), _ = cv2.getTextSize(str(number), font, scale, thick // 2 + 1)
+        corner = (centre[0] - text_w // 2, centre[1] + text_h // 2)
+        cv2.putText(pixels, str(number), corner, font, scale, black, thick // 2 + 1, cv2.LINE_AA)
 
 
 def elbow_curve(digest: str, ks: tuple[int, int], color_space: str, seed: int, _hist) -> dict:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 
+import numpy as np
 import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from kseg import export
-from kseg.dashboard import compute, links
+from kseg.dashboard import charts, compute, links
 from kseg.dashboard.state import (
     ISOLATE_DIM_DEFAULT,
     ISOLATE_MODES,
@@ -73,37 +74,43 @@ def mode_ui() -> str:
 
 
 def picks_ui(view: View) -> None:
-    """The clickable picture with the picks drawn on it, their figures and their files."""
+    """The clickable picture with the picks drawn on it, their figures and their files.
+
+    On a desktop the picture sits beside its controls, summary and files, so that the
+    whole of it shows with them; on a phone they follow it.
+    """
     seg = view.seg
     height, width = seg.shape
     points = _current_points()
     picked, points = _picked(view, points)
     st.session_state[Keys.PICKS] = points
     links.keep(Keys.PICK, links.point_texts(points), [])
-
-    left, right = st.columns([3, 2], vertical_alignment="bottom")
-    shown = left.segmented_control(
-        "Show",
-        ISOLATE_VIEWS,
-        default=links.url_choice(Keys.ISOLATE_VIEW, ISOLATE_VIEWS) or ISOLATE_VIEWS[0],
-        required=True,
-        key=Keys.ISOLATE_VIEW,
-        help="Click either: the segmented image shows which pieces a click can pick.",
-    )
-    shown = shown or ISOLATE_VIEWS[0]
-    dim = right.slider(
-        "Brightness of the rest (%)",
-        0,
-        100,
-        (links.url_ints(Keys.ISOLATE_DIM, 0, 100) or [ISOLATE_DIM_DEFAULT])[0],
-        key=Keys.ISOLATE_DIM,
-        disabled=picked is None,
-    )
-    links.keep(Keys.ISOLATE_VIEW, [shown], [ISOLATE_VIEWS[0]])
-    links.keep(Keys.ISOLATE_DIM, [dim], [ISOLATE_DIM_DEFAULT])
-
     if st.session_state.pop(Keys.PICKS_FULL, False):
         st.info(f"At most {PICKS_MAX} picks at once: drop one (click it) to add another.")
+
+    left, right = st.columns([3, 2], gap="medium")
+    with right:
+        shown = st.segmented_control(
+            "Show",
+            ISOLATE_VIEWS,
+            default=links.url_choice(Keys.ISOLATE_VIEW, ISOLATE_VIEWS) or ISOLATE_VIEWS[0],
+            required=True,
+            key=Keys.ISOLATE_VIEW,
+            help="Click either: the segmented image shows which pieces a click can pick.",
+        )
+        shown = shown or ISOLATE_VIEWS[0]
+        dim = st.slider(
+            "Brightness of the rest (%)",
+            0,
+            100,
+            (links.url_ints(Keys.ISOLATE_DIM, 0, 100) or [ISOLATE_DIM_DEFAULT])[0],
+            key=Keys.ISOLATE_DIM,
+            disabled=picked is None,
+        )
+        links.keep(Keys.ISOLATE_VIEW, [shown], [ISOLATE_VIEWS[0]])
+        links.keep(Keys.ISOLATE_DIM, [dim], [ISOLATE_DIM_DEFAULT])
+        summary_ui(seg, picked)
+        full = files_ui(view, picked) if picked is not None else False
     picture, picture_format = compute.picked_picture(
         view.source.digest,
         view.params,
@@ -113,7 +120,7 @@ def picks_ui(view: View) -> None:
         seg,
         view.loaded,
     )
-    with st.container(key="pick_picture"):
+    with left.container(key="pick_picture"):
         streamlit_image_coordinates(
             _Encoded(picture),
             key=Keys.PICK_CLICK,
@@ -122,6 +129,13 @@ def picks_ui(view: View) -> None:
             cursor="crosshair",
             on_click=functools.partial(_take_click, width, height),
         )
+    if picked is not None:
+        figures_ui(picked, seg.histogram.alpha is not None)
+        command_ui(view, picked, full)
+
+
+def summary_ui(seg, picked: Picked | None) -> None:
+    """What a click does, or what is picked, and the button that clears the picks."""
     if picked is None:
         st.caption(
             "Click the photo to pick the region under the cursor: one connected piece of "
@@ -130,20 +144,19 @@ def picks_ui(view: View) -> None:
         )
         return
     n = len(picked.regions)
-    share = sum(f.share for f in picked.figures)
+    area = int(np.count_nonzero(picked.mask())) if n > 1 else picked.figures[0].area
     st.caption(
-        f"{n} region{'s' if n > 1 else ''} picked, {percent(share)} of the "
+        f"{n} region{'s' if n > 1 else ''} picked: {area:,} px, "
+        f"{percent(area / max(seg.histogram.n_opaque, 1))} of the "
         f"{'opaque ' if seg.histogram.alpha is not None else ''}pixels. Click a picked "
         "region to drop it, or elsewhere to add one."
     )
-    figures_ui(picked, seg.histogram.alpha is not None)
     st.button(
         "Clear picks",
         key=Keys.CLEAR_PICKS,
         on_click=_clear_picks,
         icon=":material/clear_all:",
     )
-    files_ui(view, picked)
 
 
 def figures_ui(picked: Picked, transparent: bool) -> None:
@@ -153,6 +166,7 @@ def figures_ui(picked: Picked, transparent: bool) -> None:
     st.dataframe(
         {
             "Region": [number for number, _ in rows],
+            "Colour": [charts.swatch_url(f.hex) for _, f in rows],
             "Area (px)": [f.area for _, f in rows],
             "Share": [round(f.share * 100, 2) for _, f in rows],
             "Box x, y": [f"{f.bbox[0]}, {f.bbox[1]}" for _, f in rows],
@@ -163,6 +177,7 @@ def figures_ui(picked: Picked, transparent: bool) -> None:
         },
         column_config={
             "Region": st.column_config.NumberColumn("Region", width=60),
+            "Colour": st.column_config.ImageColumn("Colour", width=52),
             "Area (px)": st.column_config.NumberColumn(
                 "Area (px)", format="localized", help="Pixels in the region, at full size."
             ),
@@ -190,8 +205,8 @@ def figures_ui(picked: Picked, transparent: bool) -> None:
     )
 
 
-def files_ui(view: View, picked: Picked) -> None:
-    """The picks' mask, cut-out and figures as files, and the command that makes them."""
+def files_ui(view: View, picked: Picked) -> bool:
+    """The picks' mask, cut-out and figures as files; whether the cut-out is full size."""
     seg, stem = view.seg, view.stem
     height, width = seg.shape
     full = st.checkbox(
@@ -202,7 +217,6 @@ def files_ui(view: View, picked: Picked) -> None:
     links.keep(Keys.CUTOUT_FULL, [full], [False])
     points = picked.points
     figures = list(picked.figures)
-    params_name = f"{stem}-params.json"
     box = _union_box(picked)
     cut_size = f"{width:,} x {height:,}" if full else f"{box[2]:,} x {box[3]:,}"
     files = [
@@ -231,9 +245,16 @@ def files_ui(view: View, picked: Picked) -> None:
                 icon=":material/download:",
                 help=help_text,
             )
+    return full
+
+
+def command_ui(view: View, picked: Picked, full: bool) -> None:
+    """The ``kseg isolate`` command that cuts out the same regions (`full`: uncropped)."""
+    seg, stem = view.seg, view.stem
+    params_name = f"{stem}-params.json"
     st.subheader("The same on the command line")
     command = export.isolate_command(
-        seg.params, points, source_name=view.source.cli_name, params_name=params_name
+        seg.params, picked.points, source_name=view.source.cli_name, params_name=params_name
     )
     if full:
         command = command.removesuffix(" -o OUTDIR") + " --full-size -o OUTDIR"
