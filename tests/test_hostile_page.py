@@ -17,9 +17,11 @@ after file would: each test compares the page with what it showed just before.
 from __future__ import annotations
 
 import ast
+import base64
 import contextlib
 import gc
 import inspect
+import json
 import os
 import re
 import subprocess
@@ -195,9 +197,22 @@ def test_nothing_uploaded_is_echoed_back(served):
     for tab in ("Segment", "Compare", "Isolate", "Downloads"):
         at.session_state["tab"] = tab
         ok(at.run())
+    at.session_state["tab"] = "Isolate"  # a pick, and whole clusters
+    at.session_state["_picks"] = [(20, 15)]
+    ok(at.run())
+    # The clickable picture goes to its iframe as a data: URL, made from pixels too.
+    (component,) = at.get("component_instance")
+    src = json.loads(component.proto.json_args)["src"]
+    picture = base64.b64decode(src.split(",", 1)[1])
+    assert picture != c.data and not contains_payload(c, picture)
+    assert CANARY.encode() not in picture
+    at.session_state["isolate_by"] = "Whole clusters"
+    ok(at.run())
     files = served_files(served)
     downloads = [name for name in files if "/download/" in name]
-    assert len(downloads) >= 6  # the mask and the five files of the Downloads tab
+    # The cluster mask, the picks' mask, cut-out, CSV and JSON, the Downloads tab's five.
+    assert len(downloads) >= 10
+    assert any(name.endswith("-cutout.png") for name in downloads)
     for name, data in files.items():
         assert data != c.data, name
         assert not contains_payload(c, data), name
@@ -321,6 +336,72 @@ def _head(path: Path, size: int = 1 << 20) -> bytes:
 
 
 # ----------------------------------------------------------------------------- what shows
+# The page's one custom component: the Isolate tab's clickable picture. Its files as
+# reviewed (streamlit-image-coordinates 0.4.1, pinned in requirements.txt): a new version
+# fails here until someone has read it again. SECURITY.md says what it does.
+COMPONENT = "streamlit_image_coordinates"
+COMPONENT_VERSION = "0.4.1"
+COMPONENT_FILES = {
+    "__init__.py": "cad4dba6c074084d942d8bd57406b82230cf0f079aa8d68a0bab2059a5b407f2",
+    "frontend/index.html": "8df29a8af46ae49686b74cd631b2f8bf40f4cc498b8bf57d7081705c397fee76",
+    "frontend/main.js": "dabb7bf560b04dc18601e0098d21535d2baf7601b0a7a923eca0910c7fb9e9c4",
+    "frontend/streamlit-component-lib.js": (
+        "2ddb18dcca23dc83d43ed6a088c6a83e5df539a6f381e670eafe7f884a9feb16"
+    ),
+    "frontend/style.css": "1f0cd1597ba35c59b3cbcc87637e13bad4d11aaba5f35616ed2f007781ea3c55",
+}
+
+
+def test_the_one_component_is_the_reviewed_click_reporter():
+    """streamlit-image-coordinates draws the Isolate tab's picture in an iframe: its files
+    are the ones reviewed, they load nothing from the network (local scripts only, no
+    fetch, XMLHttpRequest, WebSocket, eval or remote URL), and the only value it sends
+    the page is a click's position and the picture's shown size. Only tabs/isolate.py
+    uses it, with the page's own encoded picture (a data: URL) and constant options."""
+    import hashlib
+    import importlib.metadata
+    import importlib.util
+
+    assert importlib.metadata.version("streamlit-image-coordinates") == COMPONENT_VERSION
+    assert f"streamlit-image-coordinates=={COMPONENT_VERSION}" in (
+        (ROOT / "requirements.txt").read_text().split()
+    )
+    package = Path(importlib.util.find_spec(COMPONENT).origin).parent
+    frontend = sorted(p.relative_to(package).as_posix() for p in (package / "frontend").rglob("*"))
+    assert frontend == sorted(f for f in COMPONENT_FILES if f.startswith("frontend/"))
+    for name, digest in COMPONENT_FILES.items():
+        assert hashlib.sha256((package / name).read_bytes()).hexdigest() == digest, name
+    page_html = (package / "frontend/index.html").read_text()
+    assert re.findall(r'(?:src|href)="([^"]+)"', page_html) == [
+        "./streamlit-component-lib.js",
+        "./main.js",
+        "./style.css",
+    ]
+    scripts = "".join((package / f).read_text() for f in COMPONENT_FILES if f.endswith(".js"))
+    for needle in ("fetch(", "XMLHttpRequest", "WebSocket", "eval(", "import(", "http://"):
+        assert needle not in scripts, needle
+    assert [
+        u for u in re.findall(r"https://\S+", scripts) if not u.startswith("https://discuss.")
+    ] == []
+    sent = re.findall(r"sendValue\((\{.*?\})\)", scripts, re.DOTALL)
+    assert len(sent) == 2 and all("width: img.width" in v for v in sent)  # click, drag
+    assert set(re.findall(r"(\w+):", " ".join(sent))) <= {
+        "x", "y", "x1", "y1", "x2", "y2", "width", "height", "unix_time"
+    }  # fmt: skip
+    users = [path.name for path in PAGE_SOURCES if COMPONENT in path.read_text()]
+    assert users == ["isolate.py"]
+    call = re.search(
+        r"streamlit_image_coordinates\((.*?)\n        \)",
+        (DASHBOARD / "tabs" / "isolate.py").read_text(),
+        re.DOTALL,
+    ).group(1)
+    assert call.split() == [
+        "_Encoded(picture),", "key=Keys.PICK_CLICK,", 'width="stretch",',
+        "image_format=picture_format,", 'cursor="crosshair",',
+        "on_click=functools.partial(_take_click,", "width,", "height),",
+    ]  # fmt: skip
+
+
 def test_the_page_never_renders_text_as_html():
     """The two st.html calls are constants: styles.py's style sheet (one style element)
     and widgets.py's camera script for the 3D chart (one script element)."""

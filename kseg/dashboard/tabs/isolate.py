@@ -312,11 +312,8 @@ def _picked(view: View, points: list[Point]) -> tuple[Picked | None, list[Point]
         usable = [(x, y) for x, y in points if 0 <= x < width and 0 <= y < height]
         usable = [(x, y) for x, y in usable if labels[y, x] >= 0]
         left_out = len(points) - len(usable)
-        st.warning(
-            f"{plain(str(err))} "
-            + ("That pick was left out." if left_out <= 1 else f"{left_out} picks were left out."),
-            icon=":material/warning:",
-        )
+        dropped = "That pick was left out." if left_out <= 1 else f"{left_out} picks were left out."
+        st.warning(f"{plain(str(err))} {dropped}", icon=":material/warning:")
         if len(usable) == len(points):  # not a bad point after all: show no picks
             return None, []
         points = usable
