@@ -1,7 +1,8 @@
 """A link keeps every setting: change each on a running page, open page.url afresh.
 
 k, the Compare tab's values of k and elbow range, both isolate parts (the Isolate
-tab's and the Superpixels tab's "sp_" one: clusters, paint, dim), the Superpixels tab's
+tab's, in its Whole clusters mode, and the Superpixels tab's "sp_" one: clusters, paint,
+dim), the Superpixels tab's
 number of superpixels and view and its 3D chart's expander (opened) are changed the way a
 visitor does it; the address is then opened in a fresh browser context (no cookies, no
 session) and every widget, and the isolated pictures' captions, must show the same.
@@ -109,6 +110,14 @@ def add_cluster(page: Any, key: str, number: int) -> None:
     page.keyboard.press("Escape")
 
 
+def choose_whole_clusters(page: Any) -> None:
+    """The Isolate tab picks regions by a click unless told to pick whole clusters."""
+    page.locator(".st-key-isolate_by button").filter(has_text="Whole clusters").click()
+    # Not rerun_after: the run can come and go unseen (see open_tab); its result cannot.
+    expect(page.locator(".st-key-isolate input").first).to_be_visible()
+    wait_until_settled(page, TIMEOUT)
+
+
 def remove_cluster(page: Any, key: str, number: int) -> None:
     remove = page.locator(f".st-key-{key} button[aria-label^='Remove {number}: ']")
     rerun_after(page, remove.click)
@@ -161,6 +170,7 @@ def test_a_link_brings_back_every_setting(server: StreamlitServer, browser: Any)
     assert thumbs(page, "elbow_ks") == ["3", "15"]
 
     open_tab(page, "Isolate")
+    choose_whole_clusters(page)
     add_cluster(page, "isolate", 2)
     add_cluster(page, "isolate", 3)
     remove_cluster(page, "isolate", 1)
@@ -254,7 +264,7 @@ def test_isolate_choices_follow_each_new_result(server: StreamlitServer, browser
     from kseg.samples import sample_path
 
     page = fresh_page(browser)
-    open_app(page, f"{server.url}/?tab=Isolate&k=4", FIRST_OPEN_TIMEOUT)
+    open_app(page, f"{server.url}/?tab=Isolate&k=4&isolate_by=Whole%20clusters", FIRST_OPEN_TIMEOUT)
     add_cluster(page, "isolate", 3)
     press(page, "k", "ArrowRight")
     expect(page.locator(".st-key-k [data-testid='stSliderThumbValue']")).to_have_text("5")
