@@ -17,7 +17,7 @@ import functools
 import hashlib
 import inspect
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -157,11 +157,23 @@ def preview_pixels(digest: str, _loaded: Loaded) -> np.ndarray:
 def picks(
     digest: str, params: Params, points: tuple[tuple[int, int], ...], _seg: kseg.Segmentation
 ) -> Picked:
-    """kseg.pick_regions at `points` on the segmentation for `params`, with each
-    region's figures. Raises ValueError for a point off the image or on a transparent
-    pixel (not kept)."""
-    regions = tuple(kseg.pick_regions(_seg, points))
-    return Picked(regions, tuple(kseg.region_figures(_seg, r.mask) for r in regions))
+    """kseg.pick_regions at `points` on the segmentation for `params`: each region's
+    point, figures and display-size mask. Raises ValueError for a point off the image
+    or on a transparent pixel (not kept)."""
+    regions = kseg.pick_regions(_seg, points)
+    rows, cols = preview_grid(_seg.shape, PREVIEW_SIDE)
+    area = np.count_nonzero(np.logical_or.reduce([r.mask for r in regions])) if regions else 0
+    return Picked(
+        points=tuple(r.point for r in regions),
+        figures=tuple(kseg.region_figures(_seg, r.mask) for r in regions),
+        previews=tuple(r.mask[rows][:, cols] for r in regions),
+        area=int(area),
+    )
+
+
+def picked_mask(seg: kseg.Segmentation, points: Sequence[tuple[int, int]]) -> np.ndarray:
+    """The full-resolution mask of everything `points` pick (for the files: not kept)."""
+    return np.logical_or.reduce([r.mask for r in kseg.pick_regions(seg, points)])
 
 
 PICK_OUTLINE = (255, 221, 0)  # a yellow that stands out on photos and flat colours alike
@@ -212,8 +224,7 @@ def _draw_picks(
     """On `pixels` (the display-size picture, `factor` times the preview): the picked
     regions kept, the rest dimmed to grey, each region outlined and numbered at its pick
     point."""
-    rows, cols = preview_grid(full_shape, PREVIEW_SIDE)
-    masks = [_enlarge(r.mask[rows][:, cols], factor) for r in picked.regions]
+    masks = [_enlarge(preview, factor) for preview in picked.previews]
     keep = np.logical_or.reduce(masks)
     rgb = np.ascontiguousarray(pixels[:, :, :3])
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)

@@ -247,19 +247,16 @@ class Loaded:
 
 @dataclass(frozen=True, eq=False)
 class Picked:
-    """The regions picked on one segmentation, in the order they were picked (read-only)."""
+    """The regions picked on one segmentation, in the order they were picked (read-only).
 
-    regions: tuple[kseg.Region, ...]
+    Kept in the cache, so without the full-resolution masks (12 MB each at 12 MP): each
+    region's mask at display size, for the picture; the files pick the regions again.
+    """
+
+    points: tuple[tuple[int, int], ...]  # each region's pick point: they pick it again
     figures: tuple[kseg.RegionFigures, ...]
-
-    @property
-    def points(self) -> list[tuple[int, int]]:
-        """Each region's pick point: picking these again gives the same regions."""
-        return [region.point for region in self.regions]
-
-    def mask(self) -> np.ndarray:
-        """Everything picked, as one full-resolution (H, W) bool mask."""
-        return np.logical_or.reduce([region.mask for region in self.regions])
+    previews: tuple[np.ndarray, ...]  # each region's mask on the PREVIEW_SIDE grid
+    area: int  # pixels in all the regions together (they may overlap)
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 
-import numpy as np
 import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
 
@@ -143,8 +142,7 @@ def summary_ui(seg, picked: Picked | None) -> None:
             "drop it."
         )
         return
-    n = len(picked.regions)
-    area = int(np.count_nonzero(picked.mask())) if n > 1 else picked.figures[0].area
+    n, area = len(picked.points), picked.area
     st.caption(
         f"{n} region{'s' if n > 1 else ''} picked: {area:,} px, "
         f"{percent(area / max(seg.histogram.n_opaque, 1))} of the "
@@ -221,10 +219,10 @@ def files_ui(view: View, picked: Picked) -> bool:
     cut_size = f"{width:,} x {height:,}" if full else f"{box[2]:,} x {box[3]:,}"
     files = [
         (Keys.DL_REGION_MASK, "Mask (PNG)", f"{stem}-regions-mask.png", "image/png",
-         lambda: export.mask_png(picked.mask()),
+         lambda: export.mask_png(compute.picked_mask(seg, points)),
          f"{width:,} x {height:,} px: white inside the picked regions, black elsewhere."),
         (Keys.DL_CUTOUT, "Cut-out (PNG)", f"{stem}-cutout.png", "image/png",
-         lambda: export.cutout_png(seg, picked.mask(), crop=not full),
+         lambda: export.cutout_png(seg, compute.picked_mask(seg, points), crop=not full),
          f"{cut_size} px: the photo's own pixels inside the regions, transparent elsewhere."),
         (Keys.DL_REGIONS_CSV, "Figures (CSV)", f"{stem}-regions.csv", "text/csv",
          lambda: export.regions_csv(figures, points),
@@ -321,8 +319,8 @@ def _picked(view: View, points: list[Point]) -> tuple[Picked | None, list[Point]
             return None, []
         picked = compute.picks(digest, params, tuple(points), seg)
     if clicked:
-        points = picked.points
-    if not picked.regions:
+        points = list(picked.points)
+    if not picked.points:
         return None, points
     return picked, points
 
