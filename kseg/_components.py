@@ -11,11 +11,32 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["label_regions", "merge_small_regions"]
+__all__ = ["label_regions", "labels_from_colors", "merge_small_regions"]
 
 # Neighbours already visited in a raster scan, for 8-connectivity: left, up-left, up, up-right.
 _BACK_ROWS = np.array([0, -1, -1, -1], dtype=np.int64)
 _BACK_COLS = np.array([-1, -1, 0, 1], dtype=np.int64)
+
+
+@njit(cache=True, nogil=True)
+def labels_from_colors(rgb, opaque, table):
+    """(H, W) int16 label of each pixel: ``table[R << 16 | G << 8 | B]``, -1 where
+    ``opaque`` is False (an empty ``opaque`` means every pixel is opaque).
+
+    The one pass :meth:`kseg.ColorHistogram.label_pixels` makes in numpy (packing the
+    colours, then gathering), without its 48 MB of packed keys.
+    """
+    height, width = rgb.shape[:2]
+    out = np.empty((height, width), np.int16)
+    every = opaque.size == 0
+    for r in range(height):
+        for c in range(width):
+            if every or opaque[r, c]:
+                key = (np.int64(rgb[r, c, 0]) << 16) | (np.int64(rgb[r, c, 1]) << 8) | rgb[r, c, 2]
+                out[r, c] = table[key]
+            else:
+                out[r, c] = -1
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -258,3 +279,10 @@ def warm() -> None:
     labels[1, 1] = 1
     labels.flags.writeable = False
     merge_small_regions(labels, np.int64(2), np.int64(2))
+    rgb = np.zeros((4, 5, 3), np.uint8)
+    rgb.flags.writeable = False
+    table = np.zeros(1 << 24, np.uint8)
+    table.flags.writeable = False
+    for opaque in (np.ones((4, 5), np.bool_), np.ones((0, 0), np.bool_)):
+        opaque.flags.writeable = False
+        labels_from_colors(rgb, opaque, table)

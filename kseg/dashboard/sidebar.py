@@ -131,8 +131,7 @@ def _upload_notice(
     if current is not None:
         # The name made safe, as the downloads take it: say so, or it looks like a typo.
         st.caption(
-            f"On show: your photo, **{plain(current.cli_name)}** "
-            "(named as the downloads will be)."
+            f"On show: your photo, **{plain(current.cli_name)}** (named as the downloads will be)."
         )
         st.button(
             f"Remove your photo and show the {sample_name} sample",
