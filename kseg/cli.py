@@ -392,7 +392,12 @@ def _reason(err: Exception) -> str:
 
 def _write_all(outdir: Path, files: dict[str, bytes]) -> None:
     """Write every file, or (on an error) none: the ones already written are removed."""
-    outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(
+            err.errno, f"cannot create the output folder {outdir}: {err.strerror or err}."
+        ) from None
     written: list[Path] = []
     try:
         for name, data in files.items():

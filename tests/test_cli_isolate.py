@@ -140,6 +140,21 @@ def test_a_second_point_in_a_picked_region_drops_it(discs, tmp_path, capsys):
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_a_file_that_cannot_be_written_leaves_none_behind(discs, tmp_path, capsys):
+    source, _ = discs
+    out = tmp_path / "out"
+    (out / "discs.cutout.png").mkdir(parents=True)  # written after the mask: it fails
+    assert isolate(source, out, "--at", at(*RIGHT)) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"kseg: {source}: ")
+    assert [p.name for p in out.iterdir()] == ["discs.cutout.png"]  # no mask left alone
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert isolate(source, blocked / "out", "--at", at(*RIGHT)) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "cannot create the output folder" in err[0]
+
+
 @pytest.fixture(scope="module")
 def glass(tmp_path_factory):
     """RGBA, 20 x 12: a red square on grey, a 2 x 2 transparent hole in the grey and the
