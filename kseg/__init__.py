@@ -15,6 +15,7 @@ from kseg._histogram import ColorFeatures, ColorHistogram
 from kseg._image import Image
 from kseg._io import DEFAULT_MAX_PIXELS, SUPPORTED_FORMATS, load_image, read_size
 from kseg._kmeans import KMeansResult, kmeans
+from kseg._objects import Region, RegionFigures, pick_regions, region_figures
 from kseg._pictures import downscale, isolate
 from kseg._segment import (
     ENGINES,
@@ -45,6 +46,8 @@ __all__ = [
     "KMeansResult",
     "MAX_K",
     "PaletteEntry",
+    "Region",
+    "RegionFigures",
     "SUPPORTED_FORMATS",
     "Segmentation",
     "Superpixels",
@@ -55,7 +58,9 @@ __all__ = [
     "isolate",
     "kmeans",
     "load_image",
+    "pick_regions",
     "read_size",
+    "region_figures",
     "segment",
     "shrink",
     "suggest_k",

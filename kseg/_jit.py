@@ -52,6 +52,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "counting": ("kseg._counting", "kseg._counting_np"),
     "lloyd": ("kseg._lloyd", "kseg._lloyd_np"),
     "slic": ("kseg._slic", "kseg._slic_np"),
+    # No twin: a first use before the warm-up is done compiles it there and then.
+    "components": ("kseg._components", "kseg._components_np"),
 }
 _MODES = ("auto", "numba", "numpy")
 

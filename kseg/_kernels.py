@@ -12,7 +12,14 @@ import numpy as np
 
 from kseg import _jit
 
-__all__ = ["count_colors", "kmeans_plusplus", "lloyd", "mean_distance", "read_only"]
+__all__ = [
+    "count_colors",
+    "kmeans_plusplus",
+    "lloyd",
+    "mean_distance",
+    "merge_small_regions",
+    "read_only",
+]
 
 _F8 = np.float64
 
@@ -53,4 +60,11 @@ def mean_distance(points, weights, centers, labels) -> float:
         read_only(weights, _F8),
         read_only(centers, _F8),
         read_only(labels, np.int32),
+    )
+
+
+def merge_small_regions(labels, min_region: int, n_labels: int):
+    """See :func:`kseg._components.merge_small_regions`."""
+    return _jit.kernels("components").merge_small_regions(
+        read_only(labels, np.int16), np.int64(min_region), np.int64(n_labels)
     )

@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from kseg import _pictures, _spaces  # _pictures: read at call time (it imports this module)
+from kseg import _objects, _pictures, _spaces  # _pictures: read at call time (imports this)
 from kseg._errors import ImageError
 from kseg._histogram import ColorFeatures, ColorHistogram, preview_grid
-from kseg._kernels import lloyd, mean_distance
+from kseg._kernels import lloyd, mean_distance, merge_small_regions
 from kseg._kmeans import run_attempts, run_parallel
 from kseg._opencv import opencv_kmeans
 from kseg._regions import regions_kmeans
@@ -187,6 +187,36 @@ class Segmentation:
         table[wanted] = True
         return table[self.preview_labels(max_side, index=index)]
 
+    def region_at(self, x, y, *, fill_holes: bool = True, connectivity: int = 8) -> np.ndarray:
+        """The connected region of the cluster under pixel (x, y), as an (H, W) bool mask.
+
+        Parameters
+        ----------
+        x, y : int
+            Full-resolution column and row of the pixel.
+        fill_holes : bool
+            Also take every piece of other clusters the region encloses (a hole that
+            does not reach the image border). Transparent pixels stay out.
+        connectivity : {8, 4}
+            8: pixels touching at a corner are connected; 4: only across an edge.
+
+        Raises
+        ------
+        ValueError
+            If the point is outside the image or on a transparent pixel.
+
+        Examples
+        --------
+        >>> import numpy as np, kseg
+        >>> rgb = np.zeros((5, 7, 3), np.uint8); rgb[1:4, 1:3] = 255; rgb[1:4, 4:6] = 255
+        >>> seg = kseg.segment(rgb, 2)
+        >>> int(seg.region_at(1, 1).sum())  # one of the two white blocks, not both
+        6
+        """
+        return _objects.region_at(
+            self.labels, x, y, fill_holes=fill_holes, connectivity=connectivity
+        )
+
     def palette(self) -> list[PaletteEntry]:
         """The clusters as palette entries, largest first."""
         return [
@@ -217,6 +247,7 @@ def segment(
     regions=None,
     features: ColorFeatures | None = None,
     max_side: int | None = None,
+    min_region: int = 0,
 ) -> Segmentation:
     """Segment an image into k colour clusters by k-means.
 
@@ -260,6 +291,14 @@ def segment(
     max_side : int, optional
         Work on the image scaled down so its longer side is at most ``max_side``
         (:func:`shrink`), first of all; recorded in ``params``.
+    min_region : int
+        After clustering, every connected region (8-connected pixels of one cluster)
+        smaller than this many pixels joins the neighbouring cluster it shares the
+        longest border with, smallest regions first, so specks disappear;
+        ``compactness``, ``mean_error``, counts and shares are then over the final
+        labels (the centres stay k-means's). A region with no opaque neighbour stays.
+        0 (the default) leaves the labels as k-means gave them. Recorded in
+        ``params`` when above 0.
 
     Returns
     -------
@@ -281,6 +320,7 @@ def segment(
     max_iter_eff, eps2 = check_criteria(criteria, max_iter, eps)
     attempts = check_int("attempts", attempts, low=1)
     seed = check_int("seed", seed, low=0)
+    min_region = check_int("min_region", min_region, low=0)
     given, init_record = _given_centers(init, k, space)
     if max_side is not None:
         max_side = check_int("max_side", max_side, low=1)
@@ -318,6 +358,8 @@ def segment(
                 params[f"region_{name}"] = asked[name]
     if max_side is not None:
         params["max_side"] = max_side
+    if min_region:
+        params["min_region"] = min_region
     notes = []
     k_run = k
     if given is None and hist.n_colors < k:
@@ -346,9 +388,15 @@ def segment(
         )
     points = features.points if features is not None else hist.features(space)
     error = _mean_distance(points, hist.weights, centers, color_labels)
+    counts = None
+    if min_region > 1:
+        pixel_labels, compactness, error, counts = _merge_small(
+            hist, centers, color_labels, pixel_labels, compactness, error, space, min_region, notes
+        )
+        color_labels = None
     return _finish(
         hist, centers, color_labels, pixel_labels, (n_iter, n_iter_total, error), compactness,
-        space, notes, params, start,
+        space, notes, params, start, counts,
     )  # fmt: skip
 
 
@@ -507,15 +555,28 @@ def _histogram(features: ColorFeatures, k, init, attempts, max_iter, eps2, seed)
 
 
 def _finish(
-    hist, centers, color_labels, pixel_labels, n_iters, compactness, space, notes, params, start
+    hist,
+    centers,
+    color_labels,
+    pixel_labels,
+    n_iters,
+    compactness,
+    space,
+    notes,
+    params,
+    start,
+    counts=None,
 ) -> Segmentation:
     """Order clusters by size, drop empty ones, and package the result.
 
-    ``n_iters`` is (winning run's centre updates, all runs' centre updates, mean error).
+    ``n_iters`` is (winning run's centre updates, all runs' centre updates, mean error);
+    ``counts``, when known, the pixels of each label.
     """
     n_iter, n_iter_total, mean_error = n_iters
     k = centers.shape[0]
-    if color_labels is not None:
+    if counts is not None:
+        counts = np.asarray(counts, dtype=np.int64)
+    elif color_labels is not None:
         counts = np.bincount(color_labels, weights=hist.counts, minlength=k).astype(np.int64)
     else:
         counts = np.bincount(pixel_labels[pixel_labels >= 0].ravel(), minlength=k).astype(np.int64)
@@ -530,7 +591,7 @@ def _finish(
     relabel[order] = np.arange(order.size, dtype=np.int16)
     if color_labels is not None:
         color_labels = relabel[color_labels]
-    if pixel_labels is not None:
+    if pixel_labels is not None and not np.array_equal(order, np.arange(k)):
         pixel_labels = relabel[pixel_labels]
     centers = centers[order]
     counts = counts[order]
@@ -552,6 +613,28 @@ def _finish(
         n_iter_total=int(n_iter_total),
         mean_error=float(mean_error),
     )
+
+
+def _merge_small(hist, centers, color_labels, pixel_labels, compactness, error, space, size, notes):
+    """Pixel labels with regions under ``size`` pixels merged away, and the compactness
+    and mean error over them: the k-means values plus the change of each moved pixel."""
+    labels = pixel_labels if pixel_labels is not None else hist.label_pixels(color_labels)
+    k = centers.shape[0]
+    merged, n_merged, moved, counts = merge_small_regions(labels, size, k)
+    if not n_merged:
+        return labels, compactness, error, counts
+    points = _spaces.to_features(hist.rgb.reshape(-1, 3)[moved], space)
+    d_before = np.square(points - centers[labels.ravel()[moved]]).sum(axis=1)
+    d_after = np.square(points - centers[merged.ravel()[moved]]).sum(axis=1)
+    compactness = float(compactness) + float(d_after.sum() - d_before.sum())
+    total = hist.n_opaque * error + float(np.sqrt(d_after).sum() - np.sqrt(d_before).sum())
+    emptied = int(np.count_nonzero(counts == 0))
+    if emptied and not notes:
+        notes.append(
+            f"min_region={size} merged every region of {emptied} of the {k} clusters "
+            f"into its neighbours, so {k - emptied} come back."
+        )
+    return merged, max(compactness, 0.0), total / max(hist.n_opaque, 1), counts
 
 
 def _mean_distance(points, weights, centers, labels=None) -> float:

@@ -11,8 +11,8 @@ import kseg
 PUBLIC = [
     "COLOR_SPACES", "CRITERIA", "ColorFeatures", "ColorHistogram", "DEFAULT_MAX_PIXELS",
     "ENGINES", "INITS", "Image", "ImageError", "KMeansResult", "MAX_K", "PaletteEntry",
-    "SUPPORTED_FORMATS", "Segmentation", "Superpixels", "__version__", "downscale",
-    "elbow", "export", "isolate", "kmeans", "load_image", "read_size", "segment",
+    "Region", "RegionFigures", "SUPPORTED_FORMATS", "Segmentation", "Superpixels", "__version__", "downscale",
+    "elbow", "export", "isolate", "kmeans", "load_image", "pick_regions", "read_size", "region_figures", "segment",
     "shrink", "suggest_k", "superpixels",
 ]  # fmt: skip
 PUBLIC_MODULES = {"cli", "dashboard", "export", "samples"}
