@@ -1,4 +1,4 @@
-"""Files made from a segmentation: PNG images, label maps, palettes, parameters.
+"""Files made from a segmentation: PNG images, label maps, palettes, parameters, regions.
 
 Every output is encoded here from pixels and numbers; nothing a visitor sent is
 ever passed through unchanged.
@@ -30,11 +30,18 @@ __all__ = [
     "palette_csv",
     "palette_json",
     "params_json",
+    "load_params",
     "cli_command",
+    "isolate_command",
+    "mask_png",
+    "cutout_png",
+    "regions_csv",
+    "regions_json",
 ]
 
 PALETTE_FORMAT = "kseg-palette/1"
 PARAMS_FORMAT = "kseg-params/1"
+REGIONS_FORMAT = "kseg-regions/1"
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
 
 
@@ -129,6 +136,75 @@ def label_map_png(segmentation) -> bytes:
     return out.getvalue()
 
 
+def mask_png(mask: np.ndarray) -> bytes:
+    """A region's mask as an 8-bit grey PNG at full resolution: 255 inside, 0 outside.
+
+    Parameters
+    ----------
+    mask : (H, W) bool ndarray
+        As from ``Segmentation.region_at`` or the union of ``kseg.pick_regions``' masks.
+
+    Raises
+    ------
+    ValueError
+        If the mask is not two-dimensional.
+    """
+    mask = _as_mask(mask)
+    return encode_png(mask.astype(np.uint8) * np.uint8(255))
+
+
+def cutout_png(seg, mask: np.ndarray, *, crop: bool = True) -> bytes:
+    """The original pixels inside ``mask``, fully transparent elsewhere, as an RGBA PNG.
+
+    Parameters
+    ----------
+    seg : Segmentation
+        Its full-resolution photo (``seg.histogram``) gives the pixels.
+    mask : (H, W) bool ndarray
+        The region, of the segmentation's size. Transparent pixels of the photo
+        stay transparent even when the mask holds them.
+    crop : bool
+        Crop to the mask's bounding box (True) or keep the photo's full size.
+
+    Returns
+    -------
+    bytes
+        An RGBA PNG: inside the mask the photo's RGB with alpha 255, elsewhere
+        (0, 0, 0, 0), so no hidden colour of the rest of the photo is kept.
+
+    Raises
+    ------
+    ValueError
+        If the mask is not of the segmentation's size, or is empty.
+    """
+    mask = _as_mask(mask)
+    hist = seg.histogram
+    if mask.shape != hist.shape:
+        height, width = hist.shape
+        raise ValueError(
+            f"The mask is {mask.shape[1]} x {mask.shape[0]} pixels but the image is "
+            f"{width} x {height}; a mask must be of the segmentation's size."
+        )
+    if hist.alpha is not None:
+        mask = mask & (hist.alpha != 0)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        raise ValueError("The mask is empty, so there is nothing to cut out.")
+    window = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1] if crop else np.s_[:, :]
+    inside = mask[window]
+    rgba = np.zeros((*inside.shape, 4), np.uint8)
+    rgba[inside, :3] = hist.rgb[window][inside]
+    rgba[inside, 3] = 255
+    return encode_png(rgba)
+
+
+def _as_mask(mask) -> np.ndarray:
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"A mask must be an (H, W) array, got {mask.ndim} dimensions.")
+    return mask.astype(bool, copy=False)
+
+
 def palette_json(segmentation) -> str:
     """The palette as JSON: colour space, and per cluster its number (1..k, largest
     first), hex, RGB, share, count and centre.
@@ -157,6 +233,71 @@ def palette_csv(segmentation) -> str:
             [e.index + 1, e.hex, *e.rgb, e.count, f"{e.share:.6f}", *(f"{v:.4f}" for v in e.center)]
         )
     return buf.getvalue()
+
+
+def regions_json(figures, points=None, params=None) -> str:
+    """The figures of picked regions as JSON: one object per region, numbered 1..n.
+
+    Parameters
+    ----------
+    figures : list of RegionFigures
+        As from ``kseg.region_figures``, in the order the regions were picked.
+    points : list of (x, y), optional
+        Each region's pick point, written as ``"point": {"x", "y"}``.
+    params : dict, optional
+        The Segmentation's ``params``, written beside the regions.
+
+    Raises
+    ------
+    ValueError
+        If ``points`` is given and does not hold one point per region.
+    """
+    points = _points_for(figures, points)
+    regions = []
+    for number, fig in enumerate(figures, start=1):
+        entry: dict[str, Any] = {"region": number}
+        if points is not None:
+            x, y = points[number - 1]
+            entry["point"] = {"x": x, "y": y}
+        entry.update(fig.to_dict())
+        regions.append(entry)
+    doc: dict[str, Any] = {"format": REGIONS_FORMAT, "kseg": _version()}
+    if params is not None:
+        doc["params"] = params
+    doc["regions"] = regions
+    return json.dumps(doc, indent=2)
+
+
+def regions_csv(figures, points=None) -> str:
+    """The figures of picked regions as CSV: one row per region, numbered 1..n.
+
+    Columns: region, then point_x and point_y when ``points`` is given, area,
+    share, bbox_x, bbox_y, bbox_width, bbox_height, centroid_x, centroid_y, r, g,
+    b, hex, perimeter.
+    """
+    points = _points_for(figures, points)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    header = ["region", *(["point_x", "point_y"] if points is not None else [])]
+    header += ["area", "share", "bbox_x", "bbox_y", "bbox_width", "bbox_height"]
+    writer.writerow([*header, "centroid_x", "centroid_y", "r", "g", "b", "hex", "perimeter"])
+    for number, fig in enumerate(figures, start=1):
+        row = [number, *(points[number - 1] if points is not None else ())]
+        row += [fig.area, f"{fig.share:.6f}", *fig.bbox]
+        row += [*(f"{v:.2f}" for v in fig.centroid), *fig.mean_rgb, fig.hex, fig.perimeter]
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def _points_for(figures, points) -> list[tuple[int, int]] | None:
+    if points is None:
+        return None
+    points = [_whole_point(p) for p in points]
+    if len(points) != len(figures):
+        raise ValueError(
+            f"There are {len(figures)} regions but {len(points)} points; give one point per region."
+        )
+    return points
 
 
 def params_json(
@@ -193,8 +334,69 @@ def cli_command(
     starting centres are read from the run parameters file (:func:`params_json`),
     saved as ``params_name``.
     """
+    parts = ["kseg", "segment", source_name, *_segment_options(params, params_name)]
+    return shlex.join([*parts, "-o", "OUTDIR"])
+
+
+def isolate_command(
+    params: dict[str, Any],
+    points,
+    *,
+    source_name: str = "IMAGE",
+    fill_holes: bool = True,
+    connectivity: int = 8,
+    params_name: str = "PARAMS.json",
+) -> str:
+    """The ``kseg isolate`` command line that cuts out the regions picked at ``points``.
+
+    Parameters
+    ----------
+    params : dict
+        A Segmentation's ``params``; every setting is written out, as by
+        :func:`cli_command`.
+    points : sequence of (x, y) ints
+        The picks in the order they were made (full-resolution column, row): a
+        point inside a region picked before drops it again, so the order matters.
+    source_name, params_name : str
+        As for :func:`cli_command`.
+    fill_holes : bool
+        False writes ``--no-fill-holes``.
+    connectivity : {8, 4}
+        4 writes ``--connectivity 4``.
+
+    Raises
+    ------
+    ValueError
+        If there is no point, or a point is not two whole numbers.
+    """
+    at = []
+    for x, y in (_whole_point(point) for point in points):
+        # "--at -3,4" would read as an option; the page's points are never negative anyway
+        at += [f"--at={x},{y}"] if min(x, y) < 0 else ["--at", f"{x},{y}"]
+    if not at:
+        raise ValueError("isolate_command needs at least one point.")
+    parts = ["kseg", "isolate", source_name, *at, *_segment_options(params, params_name)]
+    if not fill_holes:
+        parts.append("--no-fill-holes")
+    if connectivity != 8:
+        parts += ["--connectivity", str(int(connectivity))]
+    return shlex.join([*parts, "-o", "OUTDIR"])
+
+
+def _whole_point(point) -> tuple[int, int]:
+    try:
+        x, y = point
+        if int(x) != x or int(y) != y:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError("Each point must be two whole numbers, x (column) and y (row).") from None
+    return int(x), int(y)
+
+
+def _segment_options(params: dict[str, Any], params_name: str) -> list[str]:
+    """The options of ``kseg segment`` (and ``kseg isolate``) that give ``params``."""
     init = params["init"]
-    parts = ["kseg", "segment", source_name, "-k", str(params["k"])]
+    parts = ["-k", str(params["k"])]
     parts += ["--init", init if isinstance(init, str) else params_name]
     parts += [
         "--attempts", str(params["attempts"]),
@@ -212,8 +414,9 @@ def cli_command(
         for name, option in _REGION_OPTIONS.items():
             if name in params:
                 parts += [option, str(params[name])]
-    parts += ["-o", "OUTDIR"]
-    return shlex.join(parts)
+    if params.get("min_region"):
+        parts += ["--min-region", str(params["min_region"])]
+    return parts
 
 
 # Segmentation params of regions then colours -> the CLI options that set them.
@@ -263,6 +466,27 @@ def load_init(source, color_space: str) -> list[str] | np.ndarray:
             "--color-space they were made in."
         )
     return centers
+
+
+def load_params(source) -> dict[str, Any]:
+    """The settings of a run parameters file (:func:`params_json`), as ``params``.
+
+    ``source`` is a path, a JSON string or a dict. The values are as the file holds
+    them: check them before use (``kseg segment --params`` does, as it does its
+    own options).
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read or is not a run parameters file.
+    """
+    doc = _read_json(source, "file")
+    params = doc.get("params") if isinstance(doc, dict) else None
+    if not isinstance(params, dict):
+        raise ValueError(
+            "The file holds no run parameters; expected the page's run parameters JSON."
+        )
+    return params
 
 
 def load_palette(source, color_space: str) -> np.ndarray:
