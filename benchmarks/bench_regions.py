@@ -5,7 +5,10 @@ for issue 12's targets:
 
 - a pick (``kseg.pick_regions`` on one point, full-resolution labels included, then
   ``kseg.region_figures``) answers in <= 0.3 s after the segmentation;
-- ``kseg.segment(hist, k, min_region=N)`` costs at most 1.5x ``kseg.segment(hist, k)``.
+- ``kseg.segment(hist, k, min_region=N)`` costs at most 1.5x ``kseg.segment(hist, k)``;
+  reported against ``segment`` alone (which never touches the pixels: it works on the
+  distinct colours) and against ``segment`` plus its full-resolution labels, which a
+  min_region result holds and which every file and pick needs.
 
 "Warm" throughout: one process, numba's kernels compiled or loaded from its cache before
 the clock starts, and the histogram kept (as the page has it on a change of k). Peers in
@@ -66,15 +69,22 @@ def main(argv: list[str] | None = None) -> int:
             picks.append(pick)
             ratios.extend(worst)
     print()
-    worst_pick, worst_ratio = max(picks), max(ratios)
+    worst_pick = max(picks)
+    worst_ratio = max(r[0] for r in ratios)
+    worst_labelled = max(r[1] for r in ratios)
     print(
         f"{'PASS' if worst_pick <= PICK_TARGET_S else 'FAIL'}: slowest pick + figures "
         f"{worst_pick:.3f} s (target <= {PICK_TARGET_S} s)"
     )
     print(
         f"{'PASS' if worst_ratio <= MIN_REGION_TARGET else 'FAIL'}: min_region costs at most "
-        f"{worst_ratio:.2f}x segment (target <= {MIN_REGION_TARGET}x; median "
-        f"{statistics.median(ratios):.2f}x)"
+        f"{worst_ratio:.2f}x segment alone (target <= {MIN_REGION_TARGET}x; median "
+        f"{statistics.median(r[0] for r in ratios):.2f}x)"
+    )
+    print(
+        f"{'PASS' if worst_labelled <= MIN_REGION_TARGET else 'FAIL'}: min_region costs at most "
+        f"{worst_labelled:.2f}x segment + its full-resolution labels, which a min_region "
+        f"result holds (median {statistics.median(r[1] for r in ratios):.2f}x)"
     )
     return 0
 
@@ -83,12 +93,15 @@ def _rows(photo, hist, k, sizes, point, repeats) -> tuple[float, list[float]]:
     """Print one photo's rows at one k; returns the pick's time and min_region's ratios."""
     base, seg = _median(lambda: kseg.segment(hist, k), repeats)
     print(f"| {photo} | {k} | segment | {base:.3f} | 1.00 | |")
+    with_labels, _ = _median(lambda: kseg.segment(hist, k).labels, repeats)
+    print(f"| {photo} | {k} | segment + full-resolution labels | {with_labels:.3f} | "
+          f"{with_labels / base:.2f} | |")  # fmt: skip
     ratios = []
     labels = _kernels.read_only(seg.labels, np.int16)  # as kseg passes them
     for n in sizes:
         took, _ = _median(lambda n=n: kseg.segment(hist, k, min_region=n), repeats)
         merged = _kernels.merge_small_regions(labels, n, seg.k)[1]
-        ratios.append(took / base)
+        ratios.append((took / base, took / with_labels))
         print(
             f"| {photo} | {k} | segment, min_region={n} | {took:.3f} | {took / base:.2f} | "
             f"{merged} |"
