@@ -95,6 +95,7 @@ def make_photo(index: int, size: tuple[int, int], ks: list[int], folder: Path) -
     path = folder / f"session-{index}.jpg"
     path.write_bytes(data)
     from kseg.dashboard.state import MAX_PIXELS
+
     image = kseg.load_image(data, max_pixels=MAX_PIXELS)
     hist = kseg.ColorHistogram.from_image(image)
     error = {k: f"{kseg.segment(hist, k).mean_error:.1f}" for k in ks}  # as the page writes it

@@ -11,11 +11,32 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["label_regions", "merge_small_regions"]
+__all__ = ["label_regions", "labels_from_colors", "merge_small_regions"]
 
 # Neighbours already visited in a raster scan, for 8-connectivity: left, up-left, up, up-right.
 _BACK_ROWS = np.array([0, -1, -1, -1], dtype=np.int64)
 _BACK_COLS = np.array([-1, -1, 0, 1], dtype=np.int64)
+
+
+@njit(cache=True, nogil=True)
+def labels_from_colors(rgb, opaque, table):
+    """(H, W) int16 label of each pixel: ``table[R << 16 | G << 8 | B]``, -1 where
+    ``opaque`` is False (an empty ``opaque`` means every pixel is opaque).
+
+    The one pass :meth:`kseg.ColorHistogram.label_pixels` makes in numpy (packing the
+    colours, then gathering), without its 48 MB of packed keys.
+    """
+    height, width = rgb.shape[:2]
+    out = np.empty((height, width), np.int16)
+    every = opaque.size == 0
+    for r in range(height):
+        for c in range(width):
+            if every or opaque[r, c]:
+                key = (np.int64(rgb[r, c, 0]) << 16) | (np.int64(rgb[r, c, 1]) << 8) | rgb[r, c, 2]
+                out[r, c] = table[key]
+            else:
+                out[r, c] = -1
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -46,7 +67,7 @@ def _union(parent, a, b):
 @njit(cache=True, nogil=True)
 def label_regions(labels):
     """8-connected pieces of equal label: (H, W) int32 ids 0..n-1 (-1 where label < 0),
-    n, and each piece's pixel count and label.
+    n, and each piece's pixel count, label and first pixel (flat index).
 
     Ids follow each piece's first pixel in raster order, so they do not depend on how
     the scan joined provisional pieces.
@@ -100,15 +121,18 @@ def label_regions(labels):
             final[i] = final[root]
     size = np.zeros(n, np.int64)
     label_of = np.empty(n, np.int64)
+    first = np.empty(n, np.int64)
     for r in range(height):
         for c in range(width):
             i = ids[r, c]
             if i >= 0:
                 i = final[i]
                 ids[r, c] = i
+                if size[i] == 0:
+                    first[i] = r * width + c
+                    label_of[i] = labels[r, c]
                 size[i] += 1
-                label_of[i] = labels[r, c]
-    return ids, n, size, label_of
+    return ids, n, size, label_of, first
 
 
 @njit(cache=True, nogil=True)
@@ -121,10 +145,10 @@ def merge_small_regions(labels, min_region, n_labels):
     region of that label it touches, diagonally too. A region that is still small after
     that is taken again in a later pass; one with no opaque neighbour stays as it is.
     Returns (new labels, regions merged, flat positions of the pixels whose label
-    changed in raster order, pixels per label after merging).
+    changed (region by region), pixels per label after merging).
     """
     height, width = labels.shape
-    ids, n, size, label_of = label_regions(labels)
+    ids, n, size, label_of, first = label_regions(labels)
     small = size < min_region
     counts = np.zeros(n_labels, np.int64)
     n_small_pixels = 0
@@ -134,43 +158,51 @@ def merge_small_regions(labels, min_region, n_labels):
             n_small_pixels += size[i]
     if n_small_pixels == 0:
         return labels.copy(), 0, np.empty(0, np.int64), counts
-    where = np.empty(n_small_pixels, np.int64)  # flat positions of the small regions' pixels
-    k = 0
-    for r in range(height):
-        for c in range(width):
-            i = ids[r, c]
-            if i >= 0 and small[i]:
-                where[k] = r * width + c
-                k += 1
-    # Neighbour lists of the small regions only (CSR): one entry per neighbouring pixel
-    # pair, weight 1 across an edge (border length), 0 across a corner (touching only).
-    start = np.zeros(n + 1, np.int64)
-    for phase in range(2):
-        if phase == 1:
-            for i in range(n):
-                start[i + 1] += start[i]
-            fill = start[:-1].copy()
-            neighbour = np.empty(start[n], np.int32)
-            weight = np.empty(start[n], np.int8)
-        for q in range(n_small_pixels):
-            r = where[q] // width
-            c = where[q] % width
-            i = ids[r, c]
+    # Each small region's pixels, found from its first one (so the cost follows the small
+    # regions, not the image), and its neighbours: one entry per neighbouring pixel pair,
+    # weight 1 across an edge (border length), 0 across a corner (touching only).
+    flat = ids.ravel()
+    where = np.empty(n_small_pixels, np.int64)
+    visited = np.zeros(height * width, np.bool_)
+    start = np.zeros(n, np.int64)
+    stop = np.zeros(n, np.int64)
+    neighbour = np.empty(8 * n_small_pixels, np.int32)
+    weight = np.empty(8 * n_small_pixels, np.int8)
+    filled = 0
+    e = 0
+    for i in range(n):
+        if not small[i]:
+            continue
+        start[i] = e
+        head = filled
+        where[filled] = first[i]
+        visited[first[i]] = True
+        filled += 1
+        while head < filled:
+            p = where[head]
+            head += 1
+            r = p // width
+            c = p % width
             for dr in range(-1, 2):
+                rr = r + dr
+                if rr < 0 or rr >= height:
+                    continue
                 for dc in range(-1, 2):
-                    rr = r + dr
                     cc = c + dc
-                    if (dr == 0 and dc == 0) or rr < 0 or cc < 0 or rr >= height or cc >= width:
+                    if (dr == 0 and dc == 0) or cc < 0 or cc >= width:
                         continue
-                    j = ids[rr, cc]
-                    if j < 0 or j == i:
-                        continue
-                    if phase == 0:
-                        start[i + 1] += 1
-                    else:
-                        neighbour[fill[i]] = j
-                        weight[fill[i]] = 1 if (dr == 0 or dc == 0) else 0
-                        fill[i] += 1
+                    q = rr * width + cc
+                    j = flat[q]
+                    if j == i:
+                        if not visited[q]:
+                            visited[q] = True
+                            where[filled] = q
+                            filled += 1
+                    elif j >= 0:
+                        neighbour[e] = j
+                        weight[e] = 1 if (dr == 0 or dc == 0) else 0
+                        e += 1
+        stop[i] = e
     parent = np.arange(n).astype(np.int32)
     member_next = np.full(n, -1, np.int32)  # members of a root: a linked list
     member_last = np.arange(n).astype(np.int32)
@@ -190,7 +222,7 @@ def merge_small_regions(labels, min_region, n_labels):
             n_seen = 0
             m = i
             while m >= 0:
-                for e in range(start[m], start[m + 1]):
+                for e in range(start[m], stop[m]):
                     root = _find(parent, neighbour[e])
                     if root == i:
                         continue
@@ -220,7 +252,7 @@ def merge_small_regions(labels, min_region, n_labels):
             root_i = i
             m = i
             while m >= 0:
-                for e in range(start[m], start[m + 1]):
+                for e in range(start[m], stop[m]):
                     other = _find(parent, neighbour[e])
                     if other == root_i or label_of[other] != best:
                         continue
@@ -238,16 +270,17 @@ def merge_small_regions(labels, min_region, n_labels):
             merged += 1
             changed = True
     out = labels.copy()
+    out_flat = out.ravel()
     n_moved = 0
     for q in range(n_small_pixels):
-        r = where[q] // width
-        c = where[q] % width
-        new = label_of[_find(parent, ids[r, c])]
-        if new != labels[r, c]:
-            counts[labels[r, c]] -= 1
+        p = where[q]
+        new = label_of[_find(parent, flat[p])]
+        old = out_flat[p]
+        if new != old:
+            counts[old] -= 1
             counts[new] += 1
-            out[r, c] = new
-            where[n_moved] = where[q]  # reuse: the moved pixels, in raster order
+            out_flat[p] = new
+            where[n_moved] = p  # reuse: the moved pixels, region by region
             n_moved += 1
     return out, merged, where[:n_moved].copy(), counts
 
@@ -258,3 +291,10 @@ def warm() -> None:
     labels[1, 1] = 1
     labels.flags.writeable = False
     merge_small_regions(labels, np.int64(2), np.int64(2))
+    rgb = np.zeros((4, 5, 3), np.uint8)
+    rgb.flags.writeable = False
+    table = np.zeros(1 << 24, np.uint8)
+    table.flags.writeable = False
+    for opaque in (np.ones((4, 5), np.bool_), np.ones((0, 0), np.bool_)):
+        opaque.flags.writeable = False
+        labels_from_colors(rgb, opaque, table)

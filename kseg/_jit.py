@@ -14,7 +14,8 @@ arguments and bit for bit the same results (``tests/test_kernels.py``):
 A marker is named after everything numba's cache depends on (kseg's kernel sources,
 numba, Python, the machine), so a stale one is never trusted. ``KSEG_KERNELS`` chooses:
 ``auto`` (the default, as above), ``numba`` (compile here on first use and wait, as
-before) or ``numpy`` (never compile).
+before) or ``numpy`` (never compile; a group without a twin, ``components``, still
+compiles on its first use).
 """
 
 from __future__ import annotations

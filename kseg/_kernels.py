@@ -15,6 +15,7 @@ from kseg import _jit
 __all__ = [
     "count_colors",
     "kmeans_plusplus",
+    "labels_from_colors",
     "lloyd",
     "mean_distance",
     "merge_small_regions",
@@ -67,4 +68,15 @@ def merge_small_regions(labels, min_region: int, n_labels: int):
     """See :func:`kseg._components.merge_small_regions`."""
     return _jit.kernels("components").merge_small_regions(
         read_only(labels, np.int16), np.int64(min_region), np.int64(n_labels)
+    )
+
+
+def labels_from_colors(hist, color_labels) -> np.ndarray:
+    """``hist.label_pixels(color_labels)`` for at most 255 labels, in one compiled pass;
+    see :func:`kseg._components.labels_from_colors`."""
+    table = np.empty(1 << 24, dtype=np.uint8)  # only the image's colours are ever read
+    table[hist.keys] = color_labels
+    opaque = hist.alpha if hist.alpha is not None else np.ones((0, 0), np.bool_)
+    return _jit.kernels("components").labels_from_colors(
+        read_only(hist.rgb, np.uint8), read_only(opaque, np.bool_), read_only(table)
     )

@@ -11,9 +11,10 @@ import kseg
 PUBLIC = [
     "COLOR_SPACES", "CRITERIA", "ColorFeatures", "ColorHistogram", "DEFAULT_MAX_PIXELS",
     "ENGINES", "INITS", "Image", "ImageError", "KMeansResult", "MAX_K", "PaletteEntry",
-    "Region", "RegionFigures", "SUPPORTED_FORMATS", "Segmentation", "Superpixels", "__version__", "downscale",
-    "elbow", "export", "isolate", "kmeans", "load_image", "pick_regions", "read_size", "region_figures", "segment",
-    "shrink", "suggest_k", "superpixels",
+    "Region", "RegionFigures", "SUPPORTED_FORMATS", "Segmentation", "Superpixels",
+    "__version__", "downscale", "elbow", "export", "isolate", "kmeans", "load_image",
+    "pick_regions", "read_size", "region_figures", "segment", "shrink", "suggest_k",
+    "superpixels",
 ]  # fmt: skip
 PUBLIC_MODULES = {"cli", "dashboard", "export", "samples"}
 
@@ -46,8 +47,7 @@ def test_image_error_is_a_value_error():
 def loaded_in_a_fresh_interpreter(imports: str) -> list[str]:
     """Which of streamlit and plotly a new Python has loaded after ``import <imports>``."""
     code = (
-        f"import sys, {imports}; "
-        "print(*[m for m in ('streamlit', 'plotly') if m in sys.modules])"
+        f"import sys, {imports}; print(*[m for m in ('streamlit', 'plotly') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return out.stdout.split()

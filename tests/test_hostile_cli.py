@@ -1,4 +1,5 @@
-"""Hostile and awkward input through the command line: ``kseg segment``, ``kseg superpixels``.
+"""Hostile and awkward input through the command line: ``kseg segment``, ``isolate``,
+``superpixels``.
 
 Every file of tests/hostile_corpus.py, under its own name, gives correct files or
 kseg's `ImageError` message and exit status 1 (no traceback, nothing written). Nothing
@@ -78,6 +79,41 @@ def test_cli_superpixels_writes_correct_files_or_reports_the_error(c: Case, tmp_
         if pixels.ndim == 3 and c.hidden:
             colours = {tuple(int(v) for v in p[:3]) for p in pixels.reshape(-1, pixels.shape[2])}
             assert not colours & set(c.hidden), path.name
+
+
+@pytest.mark.parametrize("c", CASES, ids=ids())
+def test_cli_isolate_cuts_out_the_library_s_region_or_reports_the_error(c: Case, tmp_path, capsys):
+    source = tmp_path / "in" / c.filename
+    source.parent.mkdir()
+    source.write_bytes(c.data)
+    try:
+        seg = kseg.segment(kseg.load_image(c.data), c.k)
+    except kseg.ImageError as error:
+        expected, point = error, (0, 0)
+    else:
+        expected = None
+        rows, cols = np.nonzero(seg.labels >= 0)  # the first opaque pixel
+        point = int(cols[0]), int(rows[0])
+    out = tmp_path / "out"
+    argv = ["isolate", str(source), "-k", str(c.k), "--at", f"{point[0]},{point[1]}", "-q"]
+    status = cli_main([*argv, "--full-size", "-o", str(out)])
+    err = capsys.readouterr().err
+    if expected is not None:
+        assert status == 1 and err.splitlines() == [f"kseg: {source}: {expected}"]
+        assert not out.exists()
+        return
+    assert status == 0, err
+    stem = Path(c.filename).stem
+    written = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(written) == {f"{stem}.mask.png", f"{stem}.cutout.png", f"{stem}.regions.json"}
+    mask = np.asarray(PIL.Image.open(io.BytesIO(written[f"{stem}.mask.png"]))) == 255
+    np.testing.assert_array_equal(mask, seg.region_at(*point))
+    cutout = np.asarray(PIL.Image.open(io.BytesIO(written[f"{stem}.cutout.png"])))
+    np.testing.assert_array_equal(cutout[..., 3], np.where(mask, 255, 0))
+    colours = {tuple(int(v) for v in p[:3]) for p in cutout[mask]}
+    assert not colours & set(c.hidden)
+    for data in written.values():
+        assert not contains_payload(c, data) and CANARY.encode() not in data
 
 
 def test_opencv_engine_with_more_centres_than_pixels_is_reported(tmp_path, capsys):
