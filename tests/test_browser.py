@@ -532,7 +532,9 @@ def test_every_picture_of_a_transparent_photo_has_the_checkerboard(
     old = segmented_src(page)
     upload(page, tmp_path / "half.png")
     wait_for_new_segmented(page, old, "half.png")
-    for tab, pictures in (("Segment", 2), ("Compare", 3), ("Isolate", 1), ("Superpixels", 3)):
+    # The Isolate tab's clickable picture is in an iframe the page's CSS cannot reach: it
+    # has the checkerboard drawn in (test_app_isolate.py); its whole-clusters mode's is here.
+    for tab, pictures in (("Segment", 2), ("Compare", 3), ("Superpixels", 3)):
         page.get_by_role("tab", name=tab).click()
         wait_until_settled(page, FIRST_OPEN_TIMEOUT)
         page.wait_for_function(

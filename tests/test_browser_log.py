@@ -166,8 +166,15 @@ def test_every_tab_and_control_leaves_the_log_clean(page: Any, server: Streamlit
     rerun_after(page, use.click)
     assert_clean(page, server, 'the Compare tab and "Use k"')
 
-    # Isolate: clusters, paint, dim.
+    # Isolate: a click on the picture (a custom component), then clusters, paint, dim.
     open_tab(page, "Isolate")
+    image = page.frame_locator(".st-key-pick_picture iframe").locator("#image")
+    expect(image).to_be_visible()
+    page.wait_for_timeout(300)  # the picture loaded and sized
+    rerun_after(page, lambda: image.click(position={"x": 40, "y": 40}))
+    expect(page.get_by_text("1 region picked")).to_be_visible()
+    assert_clean(page, server, "a click on the Isolate tab's picture")
+    click(page, "isolate_by", "Whole clusters")
     add_cluster(page, "isolate", 2)
     click(page, "isolate_paint", "the cluster colour")
     press(page, "isolate_dim", "Home")

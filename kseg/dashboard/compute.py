@@ -194,7 +194,7 @@ def picked_picture(
     The segmented image or the photo at display size (a small photo enlarged, pixels as
     squares, so outlines stay thin and it does not blur); with picks, the picked regions
     at full strength, outlined and numbered at their pick points, over the rest in grey
-    at `dim` % brightness.
+    at `dim` % brightness. Transparent pixels show the page's checkerboard.
     """
     hist = _loaded.hist
     if segmented:
@@ -208,9 +208,26 @@ def picked_picture(
     if points:
         picked = picks(digest, params, points, _seg)
         _draw_picks(pixels, picked, hist.shape, factor, dim)
-    if segmented or pixels.shape[2] == 4:
+    if pixels.shape[2] == 4:  # the page's checkerboard cannot reach into the iframe
+        pixels = _over_checkerboard(pixels)
+    if segmented:
         return export.encode_png(pixels, compression=1), "PNG"
     return export.encode_jpeg(pixels), "JPEG"
+
+
+CHECKER_LIGHT, CHECKER_DARK = 255, 212  # the page's checkerboard (styles.py): #fff, #d4d4d4
+
+
+def _over_checkerboard(rgba: np.ndarray) -> np.ndarray:
+    """`rgba` drawn over a grey and white checkerboard, as RGB (transparency shows as
+    the page shows it everywhere else)."""
+    height, width = rgba.shape[:2]
+    cell = max(8, max(height, width) // 60)
+    rows, cols = np.ogrid[:height, :width]
+    board = np.where((rows // cell + cols // cell) % 2 == 0, CHECKER_LIGHT, CHECKER_DARK)
+    alpha = rgba[:, :, 3:].astype(np.float32) / 255
+    out = rgba[:, :, :3] * alpha + board[:, :, None].astype(np.float32) * (1 - alpha)
+    return np.rint(out).astype(np.uint8)
 
 
 def _enlarge(pixels: np.ndarray, factor: int) -> np.ndarray:

@@ -59,10 +59,12 @@ def _mode_by_default() -> str:
 def mode_ui() -> str:
     """Regions you click, or whole clusters as before; kept in the URL (by render)."""
     default = links.url_choice(Keys.ISOLATE_BY, ISOLATE_MODES) or _mode_by_default()
+    # Started through session state, not `default`: the URL's mode changes with the
+    # choice, and a new default would make a new widget of it in the middle of a visit.
+    st.session_state.setdefault(Keys.ISOLATE_BY, default)
     mode = st.segmented_control(
         "Pick",
         ISOLATE_MODES,
-        default=default,
         required=True,
         key=Keys.ISOLATE_BY,
         help="Regions: click the photo to pick the connected piece of colour under the "
@@ -89,10 +91,13 @@ def picks_ui(view: View) -> None:
 
     left, right = st.columns([3, 2], gap="medium")
     with right:
+        st.session_state.setdefault(  # as the mode, for the same reason
+            Keys.ISOLATE_VIEW,
+            links.url_choice(Keys.ISOLATE_VIEW, ISOLATE_VIEWS) or ISOLATE_VIEWS[0],
+        )
         shown = st.segmented_control(
             "Show",
             ISOLATE_VIEWS,
-            default=links.url_choice(Keys.ISOLATE_VIEW, ISOLATE_VIEWS) or ISOLATE_VIEWS[0],
             required=True,
             key=Keys.ISOLATE_VIEW,
             help="Click either: the segmented image shows which pieces a click can pick.",
