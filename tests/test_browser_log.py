@@ -146,6 +146,7 @@ def test_every_tab_and_control_leaves_the_log_clean(page: Any, server: Streamlit
     type_number(page, "max_iter", "15")
     click(page, "space", "CIELAB")
     type_number(page, "seed", "3")
+    type_number(page, "min_region", "20")
     click(page, "engine", "OpenCV")  # the coffee sample: well under the 2 s gate
     expect(page.locator(".st-key-segmented")).to_contain_text("Segmented into 5 colours")
     click(page, "engine", "kseg")
