@@ -121,16 +121,17 @@ def _moved_here() -> str | None:
 
 def _moved_notice(moved: str) -> None:
     """Tell a visitor moved to this server what was lost: said once, in the first run."""
-    said = (
-        "The server this page was running on has stopped, so it now runs on another one. "
-        "Your settings are kept; your last change may not have been applied, so make it "
-        "again if needed."
-    )
     if moved == "upload":
         st.warning(
-            f"{said}\n\n**Your photo was on the server that stopped: upload it again** in the "
-            "sidebar to go on with it. Until then the page shows a sample photo.",
+            "**The server this page ran on has stopped, and your photo with it: upload it "
+            "again** in the sidebar to go on. The page now runs on another server and shows a "
+            "sample photo until then. Your settings are kept (make your last change again if "
+            "it did not apply).",
             icon=":material/cloud_off:",
         )
     else:
-        st.toast(said, icon=":material/sync:")
+        st.toast(
+            "The server this page ran on has stopped; the page now runs on another one. "
+            "Your settings are kept (make your last change again if it did not apply).",
+            icon=":material/sync:",
+        )
