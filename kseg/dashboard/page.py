@@ -130,8 +130,8 @@ def _moved_notice(moved: str) -> None:
             icon=":material/cloud_off:",
         )
     else:
+        # Short: a toast cuts longer text behind "view more".
         st.toast(
-            "The server this page ran on has stopped; the page now runs on another one. "
-            "Your settings are kept (make your last change again if it did not apply).",
+            "The page moved to another server (the one it ran on stopped). Your settings are kept.",
             icon=":material/sync:",
         )
