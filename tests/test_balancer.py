@@ -9,7 +9,7 @@ other one, where the next run says the server stopped and asks for the photo aga
 they can go on; the other visitors' pages do not reload and their next k change works.
 
 haproxy missing is a failure, not a skip: tests/run.sh installs it, as it does Chromium.
-Run with ``python -m pytest tests/test_balancer.py`` (about a minute).
+Run with ``python -m pytest tests/test_balancer.py`` (about two minutes on two busy cores).
 """
 
 from __future__ import annotations
