@@ -75,14 +75,14 @@ def wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 1
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the replica on port {port} exited with code {process.returncode}")
+            raise RuntimeError(f"the process on port {port} exited with code {process.returncode}")
         with contextlib.suppress(OSError):
             url = f"http://127.0.0.1:{port}/_stcore/health"
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.read().strip() == b"ok":
                     return
         time.sleep(0.2)
-    raise RuntimeError(f"the replica on port {port} was not healthy after {timeout:.0f} s")
+    raise RuntimeError(f"port {port} did not answer healthy after {timeout:.0f} s")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -154,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             wait_healthy(port, process)
         balancer = start([haproxy, "-db", "-f", str(config)], log_dir / "haproxy.log")
         processes.insert(0, ("haproxy", balancer))
+        wait_healthy(args.port, balancer, timeout=30.0)  # listening, and a replica answers
         print(
             f"kseg on http://127.0.0.1:{args.port}: {args.n} replicas on ports "
             f"{ports[0]}-{ports[-1]}, output in {log_dir}. Ctrl-C stops them all.",
