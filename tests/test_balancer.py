@@ -118,23 +118,38 @@ def shown_k(page: Any) -> int:
     return int(page.locator(K_SHOWN).inner_text())
 
 
+def press_k(page: Any, step: int) -> int:
+    """Start one k step (+1 or -1) with the keyboard; returns the k it asks for."""
+    k = shown_k(page) + step
+    page.locator(K_SLIDER).press("ArrowRight" if step > 0 else "ArrowLeft")
+    return k
+
+
+def wait_k(page: Any, k: int) -> None:
+    """Wait until the slider shows `k` and the result for `k` is drawn."""
+    expect(page.locator(K_SHOWN)).to_have_text(str(k))
+    expect(page.locator(".st-key-segmented")).to_contain_text(f"Segmented into {k} colours")
+    wait_until_settled(page, TIMEOUT)
+
+
 def set_k(page: Any, k: int) -> None:
-    """Move the k slider to `k` with the keyboard, waiting for each step's result."""
+    """Move the k slider to `k`, one step and its result at a time."""
     while (now := shown_k(page)) != k:
-        step = 1 if k > now else -1
-        page.locator(K_SLIDER).press("ArrowRight" if step > 0 else "ArrowLeft")
-        expect(page.locator(K_SHOWN)).to_have_text(str(now + step))
-        expect(page.locator(".st-key-segmented")).to_contain_text(
-            f"Segmented into {now + step} colours"
-        )
-        wait_until_settled(page, TIMEOUT)
+        wait_k(page, press_k(page, 1 if k > now else -1))
+
+
+def start_upload(visitor: Visitor, path: Path) -> None:
+    visitor.page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+
+
+def wait_upload(visitor: Visitor) -> None:
+    expect(visitor.page.get_by_test_id("stMain")).to_contain_text(f"Your photo {visitor.name}")
+    wait_until_settled(visitor.page, TIMEOUT)
 
 
 def upload(visitor: Visitor, path: Path) -> None:
-    page = visitor.page
-    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
-    expect(page.get_by_test_id("stMain")).to_contain_text(f"Your photo {visitor.name}")
-    wait_until_settled(page, TIMEOUT)
+    start_upload(visitor, path)
+    wait_upload(visitor)
 
 
 def segmented_size(page: Any) -> tuple[int, int]:
@@ -226,11 +241,15 @@ def test_four_visitors_through_the_balancer_and_a_replica_that_stops(
         visitor.replica = Balancer.replica_of(context)
         assert visitor.replica in balancer.replicas, f"{name}: cookie {visitor.replica!r}"
         visitors.append(visitor)
-    # Each one uploads and changes k with the others' pages open on the same replicas.
+    # All four upload at once, then all four change k at once (one step from the default).
     for visitor in visitors:
-        page = visitor.page
-        upload(visitor, tmp_path / visitor.name)
-        set_k(page, visitor.k)
+        start_upload(visitor, tmp_path / visitor.name)
+    for visitor in visitors:
+        wait_upload(visitor)
+    asked = [press_k(v.page, 1 if v.k > shown_k(v.page) else -1) for v in visitors]
+    for visitor, k in zip(visitors, asked, strict=True):
+        assert k == visitor.k
+        wait_k(visitor.page, k)
         assert Balancer.replica_of(visitor.context) == visitor.replica  # sticky all along
     for visitor in visitors:
         assert_own_result(visitor, download_segmented(visitor, tmp_path))
@@ -270,11 +289,12 @@ def test_four_visitors_through_the_balancer_and_a_replica_that_stops(
             assert segmented_size(page) == visitor.size
         assert Balancer.replica_of(visitor.context) == visitor.replica
 
-    for visitor in stayed:
+    before = {v.name: v.page.locator(SEGMENTED_IMG).get_attribute("src") for v in stayed}
+    asked = [press_k(v.page, 1) for v in stayed]
+    for visitor, k in zip(stayed, asked, strict=True):
         page = visitor.page
-        before = page.locator(SEGMENTED_IMG).get_attribute("src")
-        set_k(page, visitor.k + 1)
-        expect(page.locator(SEGMENTED_IMG)).not_to_have_attribute("src", before)
+        wait_k(page, k)
+        expect(page.locator(SEGMENTED_IMG)).not_to_have_attribute("src", before[visitor.name])
         assert not_reloaded(page), f"{visitor.name}: the page reloaded"
         expect(page.get_by_test_id("stAlert").filter(has_text="server")).to_have_count(0)
         expect(page.get_by_test_id("stMain")).to_contain_text(visitor.name)
