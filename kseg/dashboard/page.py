@@ -16,6 +16,9 @@ from kseg.dashboard.state import Keys, View
 from kseg.dashboard.tabs import compare, downloads, isolate, segment, superpixels
 from kseg.dashboard.text import plain
 
+# The page's own session key (the others are in state.Keys): set in a session's first run.
+SESSION_SEEN = "session_seen"
+
 # The tabs in order. Add a tab by adding a module with render(view) and a pair here.
 TABS: list[tuple[str, Callable[[View], None]]] = [
     ("Segment", segment.render),
@@ -35,6 +38,7 @@ def run() -> None:
 
 
 def main() -> None:
+    moved = _moved_here()
     st.set_page_config(
         page_title="kseg: k-means colour segmentation",
         page_icon=":material/palette:",
@@ -47,6 +51,8 @@ def main() -> None:
         "Groups the pixels of a photo into k colours. Upload a photo or pick a sample in "
         "the sidebar, then change k and the other settings: the result follows at once."
     )
+    if moved is not None:
+        _moved_notice(moved)
     with st.spinner("Starting the k-means engine (once per server)..."):
         server.warm_up()
 
@@ -83,3 +89,49 @@ def main() -> None:
         if tab.open is not False:
             with tab:
                 render(view)
+
+
+def _moved_here() -> str | None:
+    """Whether this session took over a page that another server process was showing.
+
+    Behind a load balancer (deploy/), a visitor whose replica stops is sent to another
+    one: the browser reconnects and its next run starts a new session there, with the
+    widget values the page showed but none of the old session's state (an uploaded
+    photo lived there). A page opened afresh sends no widget values with its first run.
+    Returns None (not moved, or not the session's first run), "upload" when the old
+    session had taken an upload, "settings" otherwise. Call it before any widget.
+    """
+    state = st.session_state
+    if SESSION_SEEN in state:
+        return None
+    state[SESSION_SEEN] = True
+    try:  # Streamlit keeps the values the browser sent by widget id until widgets claim them
+        from streamlit.elements.lib.utils import user_key_from_element_id
+        from streamlit.runtime.state import get_session_state
+
+        ids = list(get_session_state()._state._new_widget_state.states)  # noqa: SLF001
+    except (ImportError, AttributeError):
+        return None
+    keys = {key for key in map(user_key_from_element_id, ids) if key}
+    if not keys:
+        return None
+    # The uploader's key changes with each file taken over (sidebar._uploader_key).
+    return "upload" if any(key.startswith(f"{Keys.UPLOAD}-") for key in keys) else "settings"
+
+
+def _moved_notice(moved: str) -> None:
+    """Tell a visitor moved to this server what was lost: said once, in the first run."""
+    if moved == "upload":
+        st.warning(
+            "**The server this page ran on has stopped, and your photo with it: upload it "
+            "again** in the sidebar to go on. The page now runs on another server and shows a "
+            "sample photo until then. Your settings are kept (make your last change again if "
+            "it did not apply).",
+            icon=":material/cloud_off:",
+        )
+    else:
+        # Short: a toast cuts longer text behind "view more".
+        st.toast(
+            "The page moved to another server (the one it ran on stopped). Your settings are kept.",
+            icon=":material/sync:",
+        )
