@@ -1,0 +1,185 @@
+"""Benchmark batches: ``kseg segment`` on a folder of 3 MP photos, one process against two.
+
+Prints a Markdown table of photos per second for ``--jobs 1``, ``--jobs 2`` and (unless
+``--no-dask``) a Dask cluster of two single-threaded workers on loopback
+(``--scheduler``), and a PASS/FAIL line for issue 13's target: two processes give at
+least 1.4x the throughput of one on this 2-core machine.
+
+"New process" figures: each run is a new ``python -m kseg segment`` (start-up, imports,
+and numba's kernels loaded from a cache compiled before the clock starts), as a user
+meets it on a second run. The modes alternate, run after run; medians are reported.
+The photos are photo-like JPEGs built from the bundled samples (upscaled, mild noise)
+in a temporary folder and never committed; the outputs of every mode are checked to
+be the same bytes.
+
+    python benchmarks/bench_batch.py             # ~2 minutes on 2 cores
+    python benchmarks/bench_batch.py --quick     # smoke run on small photos, ~30 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import ROOT, encode_jpeg, load_average, machine_summary, photo_like  # noqa: E402
+
+TARGET = 1.4
+SAMPLES = ("coffee", "chelsea", "astronaut", "retina")
+SETTINGS = ["-k", "6", "--color-space", "lab", "-q"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    size = (400, 300) if args.quick else (2000, 1500)
+    n_photos = 4 if args.quick else args.photos
+    repeats = 1 if args.quick else args.repeats
+    print("# Batches: kseg segment, one process against two\n")
+    for line in machine_summary():
+        print(f"- {line}")
+    print(f"- {n_photos} photo-like {size[0]} x {size[1]} JPEGs (q 90), {' '.join(SETTINGS)}")
+    print(f"- medians of {repeats} runs, modes alternating; new process each run")
+    with tempfile.TemporaryDirectory(prefix="kseg-bench-batch-") as tmp:
+        folder = Path(tmp)
+        photos = folder / "photos"
+        photos.mkdir()
+        for i in range(n_photos):
+            rgb = photo_like(SAMPLES[i % len(SAMPLES)], size, seed=i)
+            (photos / f"photo{i:02d}.jpg").write_bytes(encode_jpeg(rgb))
+        _compile_kernels()
+        modes = {"--jobs 1": ["-j", "1"], "--jobs 2": ["-j", "2"]}
+        cluster = None
+        if not args.no_dask:
+            cluster = _Cluster(folder)
+            modes["Dask, 2 workers"] = ["--scheduler", cluster.address]
+        try:
+            times: dict[str, list[float]] = {mode: [] for mode in modes}
+            outputs: dict[str, dict[str, bytes]] = {}
+            for mode, extra in modes.items():  # one run each not timed: worker imports, caches
+                outputs[mode] = _run(photos, folder / "warm", extra)[1]
+            for _ in range(repeats):
+                for mode, extra in modes.items():
+                    times[mode].append(_run(photos, folder / "out", extra)[0])
+        finally:
+            if cluster is not None:
+                cluster.stop()
+    print(f"- load average at the end: {load_average()}\n")
+    same = all(files == outputs["--jobs 1"] for files in outputs.values())
+    base = statistics.median(times["--jobs 1"])
+    print("| mode | runs | median s | min–max s | photos / s | vs --jobs 1 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for mode, values in times.items():
+        median = statistics.median(values)
+        print(
+            f"| {mode} | {len(values)} | {median:.2f} | {min(values):.2f}–{max(values):.2f} "
+            f"| {n_photos / median:.2f} | {base / median:.2f}x |"
+        )
+    ratio = base / statistics.median(times["--jobs 2"])
+    print(f"\nSame output bytes in every mode: {'yes' if same else 'NO'}")
+    verdict = "PASS" if ratio >= TARGET else "FAIL"
+    print(
+        f"{verdict}: --jobs 2 gives {ratio:.2f}x the photos per second of --jobs 1 "
+        f"(target >= {TARGET}x)"
+    )
+    return 0 if same else 1
+
+
+def _run(photos: Path, out: Path, extra: list[str]) -> tuple[float, dict[str, bytes]]:
+    if out.exists():
+        for path in out.iterdir():
+            path.unlink()
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "kseg", "segment", str(photos), *SETTINGS, *extra, "-o", str(out)],
+        check=True,
+        env=_env(),
+    )
+    seconds = time.perf_counter() - start
+    return seconds, {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+
+
+def _compile_kernels() -> None:
+    """numba's kernels into its cache before any clock starts (the "new process" case)."""
+    code = "from kseg import _jit; _jit.wait_until_compiled()"
+    subprocess.run([sys.executable, "-c", code], check=True, env=_env())
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+class _Cluster:
+    """``dask scheduler`` and two ``dask worker --nthreads 1`` on loopback."""
+
+    def __init__(self, folder: Path):
+        scheduler_file = folder / "scheduler.json"
+        self._log = open(folder / "cluster.log", "w")  # noqa: SIM115 - closed in stop()
+        self._processes = [
+            self._start(
+                "distributed.cli.dask_scheduler",
+                "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                "--scheduler-file", str(scheduler_file),
+            )
+        ]  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Dask scheduler did not start")
+            time.sleep(0.1)
+        time.sleep(0.2)
+        self.address = json.loads(scheduler_file.read_text())["address"]
+        for _ in range(2):
+            self._processes.append(
+                self._start(
+                    "distributed.cli.dask_worker", "--nworkers", "1", "--nthreads", "1",
+                    "--no-dashboard", "--scheduler-file", str(scheduler_file),
+                )
+            )  # fmt: skip
+        import distributed
+
+        with distributed.Client(self.address, timeout=30) as client:
+            client.wait_for_workers(2, timeout=60)
+
+    def _start(self, *argv: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", *argv],
+            env=_env(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        for process in reversed(self._processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+        self._log.close()
+
+
+def _parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small photos, one run each")
+    parser.add_argument("--photos", type=int, default=12)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-dask", action="store_true", help="leave the Dask cluster out")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
