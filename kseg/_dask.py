@@ -15,6 +15,7 @@ Dask is optional: ``pip install 'kseg[dask]'``.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -45,8 +46,9 @@ def results(address: str, task, todo, failed) -> Iterator[tuple[int, Any]]:
             ): (index, job)
             for index, job in todo
         }
-        _note_workers(client)
+        watch = _Workers(client)
         for future in distributed.as_completed(futures, loop=client.loop):
+            watch.check()
             index, job = futures[future]
             yield index, _result(future, job, failed)
 
@@ -85,8 +87,9 @@ def palette(address: str, todo, options: dict[str, Any], name: str):
     del parts, level  # the cluster frees each histogram once it is summed
 
     def found():
-        _note_workers(client)
+        watch = _Workers(client)
         for future in distributed.as_completed(rows, loop=client.loop):
+            watch.check()
             index, job = rows[future]
             yield index, _result(future, job, _batch.failed_row)
 
@@ -112,10 +115,30 @@ def _result(future, job, failed):
         return failed(job.path, _batch.unexpected(err), 0.0)
 
 
-def _note_workers(client) -> None:
-    workers = client.scheduler_info().get("workers", {})
-    if not workers:
-        message("kseg: the Dask cluster has no workers yet; the files wait for one.")
+class _Workers:
+    """One line when the cluster has no worker, and one per worker that leaves."""
+
+    def __init__(self, client):
+        self._client = client
+        self._next = 0.0
+        self._known = self._workers()
+        if not self._known:
+            message("kseg: the Dask cluster has no workers yet; the files wait for one.")
+
+    def check(self) -> None:
+        if time.monotonic() < self._next:
+            return
+        self._next = time.monotonic() + 1.0  # a round trip to the scheduler: not every file
+        now = self._workers()
+        for address in sorted(self._known - now):
+            message(f"kseg: the Dask worker {address} left; Dask runs its files again elsewhere.")
+        self._known = now
+
+    def _workers(self) -> set[str]:
+        try:
+            return set(self._client.scheduler_info().get("workers", {}))
+        except Exception:  # noqa: BLE001 - a notice only, never a reason to stop
+            return set()
 
 
 def _distributed():

@@ -131,7 +131,7 @@ def _context():
     once, with no threads), else spawn; never a plain fork of this process."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["kseg._batch"])
+        context.set_forkserver_preload(["kseg._pool_preload"])
         return context
     return multiprocessing.get_context("spawn")
 

@@ -442,6 +442,9 @@ def _run_palette(args) -> int:
             except OSError as err:
                 rows[-1] = _batch.failed_row(str(output), _reason(err), 0.0)
                 print(f"kseg: {output}: {_reason(err)}", file=sys.stderr)
+        if not args.quiet:
+            for note in rows[-1].get("notes", ()):
+                print(f"kseg: {output}: {note}", file=sys.stderr)
         summary.write(rows[-1])
     status = _exit_status(args, rows[:-1])
     return EXIT_FAILED if rows[-1]["status"] == "failed" else status

@@ -173,6 +173,7 @@ def test_a_killed_worker_s_files_are_redone(cluster, photos, tmp_path):
             run.kill()
     assert run.returncode == 0, err
     assert len(list(out.iterdir())) == 12 and _files(out) == _files(local)
+    assert "left; Dask runs its files again elsewhere." in err and "Traceback" not in err
 
 
 def test_an_unreachable_scheduler_is_one_line(tmp_path, capsys, photos):
