@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import multiprocessing
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -106,7 +107,10 @@ def _results(args, task, todo, failed):
 
 def _pool_results(task, todo, workers: int, failed):
     context = _context()
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_batch.init_worker)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_batch.init_worker, initargs=(threads,)
+    )
     try:
         futures = {pool.submit(task, job): (index, job) for index, job in todo}
         for n, future in enumerate(as_completed(futures)):
