@@ -13,7 +13,8 @@ import json
 import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -105,29 +106,51 @@ def _results(args, task, todo, failed):
         yield from _pool_results(task, todo, min(args.jobs, len(todo)), failed)
 
 
-def _pool_results(task, todo, workers: int, failed):
-    context = _context()
-    threads = max(1, (os.cpu_count() or 1) // workers)
+def _pool_results(task, todo, processes: int, failed):
+    """``processes`` at work: this one and a pool of ``processes - 1`` workers.
+
+    The pool is kept fed from the front of the list (at most two files waiting per
+    worker) and this process takes files from the back meanwhile, so no core idles
+    while the workers start (about a second each: imports, the compiled kernels).
+    """
+    workers = processes - 1
+    threads = max(1, (os.cpu_count() or 1) // processes)
     pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_batch.init_worker, initargs=(threads,)
+        workers, mp_context=_context(), initializer=_batch.init_worker, initargs=(threads,)
     )
+    pending = deque(todo)
+    running: dict = {}
+    released = False
     try:
-        futures = {pool.submit(task, job): (index, job) for index, job in todo}
-        for n, future in enumerate(as_completed(futures)):
-            index, job = futures[future]
-            try:
-                result = future.result()
-            except BrokenProcessPool:
-                result = failed(job.path, "the worker process died (out of memory?).", 0.0)
-            except Exception as err:  # noqa: BLE001 - this file's error; the others go on
-                result = failed(job.path, _batch.unexpected(err), 0.0)
-            if n == 0:
-                # The warm-up compiles once, for every worker, after the first photo:
+        while pending or running:
+            while pending and len(running) < 2 * workers:
+                index, job = pending.popleft()
+                running[pool.submit(task, job)] = (index, job)
+            done = [future for future in running if future.done()]
+            if not done and not pending:
+                done = list(wait(running, return_when=FIRST_COMPLETED).done)
+            for future in done:
+                index, job = running.pop(future)
+                yield index, _pool_result(future, job, failed)
+            if pending and not done:
+                index, job = pending.pop()
+                yield index, task(job)
+            if not released:
+                # The warm-up compiles once, for every process, after the first photo:
                 # the workers load the kernels from the cache when its markers appear.
                 _jit.release()
-            yield index, result
+                released = True
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pool_result(future, job, failed):
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return failed(job.path, "the worker process died (out of memory?).", 0.0)
+    except Exception as err:  # noqa: BLE001 - this file's error; the others go on
+        return failed(job.path, _batch.unexpected(err), 0.0)
 
 
 def _context():

@@ -106,7 +106,8 @@ SETTINGS = ["-k", "6", "--color-space", "lab", "--attempts", "10", "-q"]
 
 
 def _files(folder):
-    return {p.name: p.read_bytes() for p in folder.iterdir()}
+    """The outputs by name; a worker killed while writing may leave a hidden .partial file."""
+    return {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.endswith(".partial")}
 
 
 def test_a_batch_on_the_cluster_gives_the_local_files(cluster, photos, tmp_path, capsys):
@@ -172,7 +173,7 @@ def test_a_killed_worker_s_files_are_redone(cluster, photos, tmp_path):
         if run.poll() is None:
             run.kill()
     assert run.returncode == 0, err
-    assert len(list(out.iterdir())) == 12 and _files(out) == _files(local)
+    assert len(_files(out)) == 12 and _files(out) == _files(local)
     assert "left; Dask runs its files again elsewhere." in err and "Traceback" not in err
 
 
