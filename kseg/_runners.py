@@ -1,9 +1,9 @@
 """Where ``kseg segment`` and ``kseg palette`` run their files, and what comes back.
 
-Here in this process (``--jobs 1``), in a pool of worker processes (``--jobs N``) or on
-a Dask cluster (``--scheduler``, :mod:`kseg._dask`). Files finish in any order; their
-rows are handed on in the order the files were given, so the lines printed and the
-summary written are the same however the files ran.
+Here in this process (``--jobs 1``), in this process and a pool of N - 1 worker
+processes (``--jobs N``) or on a Dask cluster (``--scheduler``, :mod:`kseg._dask`).
+Files finish in any order; their rows are handed on in the order the files were given,
+so the lines printed and the summary written are the same however the files ran.
 """
 
 from __future__ import annotations

@@ -278,8 +278,8 @@ def _batch_options() -> argparse.ArgumentParser:
         type=_positive_int,
         default=os.cpu_count() or 1,
         metavar="N",
-        help="files at once, each in a process of its own (default: the number of cores, "
-        f"{os.cpu_count() or 1} here); 1 runs them one after another in this process",
+        help="files at once: this process and N - 1 worker processes (default: the number "
+        f"of cores, {os.cpu_count() or 1} here); 1 runs them one after another",
     )
     add(
         "--summary",
