@@ -48,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     for line in machine_summary():
         print(f"- {line}")
     print(f"- {n_photos} photo-like {size[0]} x {size[1]} JPEGs (q 90), {' '.join(SETTINGS)}")
-    print(f"- medians of {repeats} runs, modes alternating; new process each run")
+    print(
+        f"- medians of {repeats} runs, modes alternating; new process each run; CPU s: "
+        "the command and its pool's processes (the Dask workers are not counted)"
+    )
     with tempfile.TemporaryDirectory(prefix="kseg-bench-batch-") as tmp:
         folder = Path(tmp)
         photos = folder / "photos"
@@ -65,24 +68,28 @@ def main(argv: list[str] | None = None) -> int:
         try:
             times: dict[str, list[float]] = {mode: [] for mode in modes}
             outputs: dict[str, dict[str, bytes]] = {}
+            cpus: dict[str, list[float]] = {mode: [] for mode in modes}
             for mode, extra in modes.items():  # one run each not timed: worker imports, caches
-                outputs[mode] = _run(photos, folder / "warm", extra)[1]
+                outputs[mode] = _run(photos, folder / "warm", extra)[2]
             for _ in range(repeats):
                 for mode, extra in modes.items():
-                    times[mode].append(_run(photos, folder / "out", extra)[0])
+                    seconds, cpu, _ = _run(photos, folder / "out", extra)
+                    times[mode].append(seconds)
+                    cpus[mode].append(cpu)
         finally:
             if cluster is not None:
                 cluster.stop()
     print(f"- load average at the end: {load_average()}\n")
     same = all(files == outputs["--jobs 1"] for files in outputs.values())
     base = statistics.median(times["--jobs 1"])
-    print("| mode | runs | median s | min–max s | photos / s | vs --jobs 1 |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| mode | runs | median s | min–max s | photos / s | vs --jobs 1 | CPU s (median) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for mode, values in times.items():
         median = statistics.median(values)
         print(
             f"| {mode} | {len(values)} | {median:.2f} | {min(values):.2f}–{max(values):.2f} "
-            f"| {n_photos / median:.2f} | {base / median:.2f}x |"
+            f"| {n_photos / median:.2f} | {base / median:.2f}x "
+            f"| {statistics.median(cpus[mode]):.2f} |"
         )
     ratio = base / statistics.median(times["--jobs 2"])
     best = min(times["--jobs 1"]) / min(times["--jobs 2"])
@@ -101,13 +108,35 @@ def _run(photos: Path, out: Path, extra: list[str]) -> tuple[float, dict[str, by
         for path in out.iterdir():
             path.unlink()
     start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "kseg", "segment", str(photos), *SETTINGS, *extra, "-o", str(out)],
-        check=True,
-        env=_env(),
-    )
+    argv = [sys.executable, "-m", "kseg", "segment", str(photos), *SETTINGS, *extra]
+    process = subprocess.Popen([*argv, "-o", str(out)], env=_env())
+    cpu = _cpu_seconds(process)
+    if process.returncode != 0:
+        raise RuntimeError(f"kseg segment failed: exit status {process.returncode}")
     seconds = time.perf_counter() - start
-    return seconds, {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+    return seconds, cpu, {path.name: path.read_bytes() for path in sorted(out.iterdir())}
+
+
+def _cpu_seconds(process: subprocess.Popen) -> float:
+    """CPU seconds of the command and every process under it (its pool's forkserver and
+    workers), sampled until it ends: the work a run costs, whatever else the machine does."""
+    import psutil
+
+    seen: dict[tuple[int, float], float] = {}
+    root = psutil.Process(process.pid)
+    while process.poll() is None:
+        try:
+            found = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            found = []
+        for proc in found:
+            try:
+                times = proc.cpu_times()
+                seen[(proc.pid, proc.create_time())] = times.user + times.system
+            except psutil.Error:
+                pass
+        time.sleep(0.05)
+    return sum(seen.values())
 
 
 def _compile_kernels() -> None:
