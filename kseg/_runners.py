@@ -120,12 +120,16 @@ def _pool_results(task, todo, processes: int, failed):
     )
     pending = deque(todo)
     running: dict = {}
-    released = False
+    released = broken = False
     try:
         while pending or running:
-            while pending and len(running) < 2 * workers:
-                index, job = pending.popleft()
-                running[pool.submit(task, job)] = (index, job)
+            while pending and not broken and len(running) < 2 * workers:
+                try:
+                    future = pool.submit(task, pending[0][1])
+                except BrokenProcessPool:  # a worker died: this process does the rest
+                    broken = True
+                    break
+                running[future] = pending.popleft()
             done = [future for future in running if future.done()]
             if not done and not pending:
                 done = list(wait(running, return_when=FIRST_COMPLETED).done)
