@@ -2,6 +2,8 @@
 
 import csv
 import json
+import os
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -232,3 +234,27 @@ def test_palette_usage_errors(folder, tmp_path, capsys, extra, message, monkeypa
     argv = ["palette", str(_good(folder)[0]), *extra, "-o", str(tmp_path / "p.json")]
     assert cli.main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+class _FakeJob(NamedTuple):
+    path: str
+    parent: int
+
+
+def _dies_in_a_worker(job: _FakeJob) -> str:
+    if job.path == "dies" and os.getpid() != job.parent:
+        os._exit(1)  # as the kernel's out-of-memory killer would end it
+    return f"done {job.path}"
+
+
+def test_a_worker_that_dies_fails_its_file_and_the_rest_are_done():
+    """A pool worker killed mid-file: that file is one failure, this process does the rest."""
+    from kseg import _runners
+
+    names = ["a", "dies", "b", "c", "d", "e", "f", "g"]
+    todo = [(i, _FakeJob(name, os.getpid())) for i, name in enumerate(names)]
+    results = dict(_runners._pool_results(_dies_in_a_worker, todo, 2, lambda path, error, _: error))
+    assert sorted(results) == list(range(8))
+    assert results[1] == "the worker process died (out of memory?)."
+    done = [i for i, result in results.items() if result.startswith("done")]
+    assert len(done) >= 6 and {0, 7} <= set(done)  # at most one innocent file beside it
