@@ -108,6 +108,11 @@ def init_worker(cv2_threads: int | None = None) -> None:
         cv2.setNumThreads(cv2_threads)
 
 
+def ping() -> bool:
+    """Nothing: a first task that has the local pool start its workers."""
+    return True
+
+
 def _on_cluster_worker() -> None:
     """Set up a Dask worker's process on its first kseg task (later calls do nothing)."""
     global _cluster_ready

@@ -13,6 +13,7 @@ import json
 import multiprocessing
 import os
 import sys
+import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -118,12 +119,16 @@ def _pool_results(task, todo, processes: int, failed):
     pool = ProcessPoolExecutor(
         workers, mp_context=_context(), initializer=_batch.init_worker, initargs=(threads,)
     )
+    # Starting the workers blocks (the forkserver imports kseg and loads the kernels
+    # first, a second or two): a thread waits for that while this process works.
+    started = threading.Event()
+    threading.Thread(target=_start_workers, args=(pool, started), daemon=True).start()
     pending = deque(todo)
     running: dict = {}
     released = broken = False
     try:
         while pending or running:
-            while pending and not broken and len(running) < 2 * workers:
+            while started.is_set() and pending and not broken and len(running) < 2 * workers:
                 try:
                     future = pool.submit(task, pending[0][1])
                 except BrokenProcessPool:  # a worker died: this process does the rest
@@ -146,6 +151,15 @@ def _pool_results(task, todo, processes: int, failed):
                 released = True
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_workers(pool: ProcessPoolExecutor, started: threading.Event) -> None:
+    try:
+        pool.submit(_batch.ping).result()
+    except Exception:  # noqa: BLE001 - a pool that cannot start: its submits say so later
+        pass
+    finally:
+        started.set()
 
 
 def _pool_result(future, job, failed):

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import time
 from typing import NamedTuple
 
 import cv2
@@ -244,6 +245,7 @@ class _FakeJob(NamedTuple):
 def _dies_in_a_worker(job: _FakeJob) -> str:
     if job.path == "dies" and os.getpid() != job.parent:
         os._exit(1)  # as the kernel's out-of-memory killer would end it
+    time.sleep(0.3)  # the pool's worker starts (a second or two) before this process is done
     return f"done {job.path}"
 
 
@@ -251,10 +253,11 @@ def test_a_worker_that_dies_fails_its_file_and_the_rest_are_done():
     """A pool worker killed mid-file: that file is one failure, this process does the rest."""
     from kseg import _runners
 
-    names = ["a", "dies", "b", "c", "d", "e", "f", "g"]
+    names = ["a", "dies", *"bcdefghijklmnopqrstu"]
     todo = [(i, _FakeJob(name, os.getpid())) for i, name in enumerate(names)]
-    results = dict(_runners._pool_results(_dies_in_a_worker, todo, 2, lambda path, error, _: error))
-    assert sorted(results) == list(range(8))
+    failed = lambda path, error, _: error  # noqa: E731
+    results = dict(_runners._pool_results(_dies_in_a_worker, todo, 2, failed))
+    assert sorted(results) == list(range(len(names)))
     assert results[1] == "the worker process died (out of memory?)."
     done = [i for i, result in results.items() if result.startswith("done")]
-    assert len(done) >= 6 and {0, 7} <= set(done)  # at most one innocent file beside it
+    assert len(done) >= len(names) - 2  # at most one innocent file beside it
