@@ -81,6 +81,52 @@ class ColorHistogram:
             return cls(image)
         return cls(getattr(image, "rgb", image), getattr(image, "alpha", None))
 
+    @classmethod
+    def from_counts(cls, keys: Any, counts: Any) -> ColorHistogram:
+        """A histogram of colours and counts alone, with no pixel grid (a collection's).
+
+        The sum of several images' histograms: :func:`kseg.segment` of it gives
+        exactly the segmentation of one image holding all their pixels (the same
+        seed and options), but there are no pixels to label, so its result has
+        no labels or images and asking for them raises ValueError.
+
+        Parameters
+        ----------
+        keys : (M,) int ndarray
+            Colours packed as ``R << 16 | G << 8 | B``; a colour listed twice has
+            its counts added.
+        counts : (M,) int ndarray
+            How many pixels have each colour (at least 1 each).
+
+        Raises
+        ------
+        ValueError
+            If the arrays differ in length, a key is outside 0..2^24 - 1 or a count
+            is not a whole number of at least 1.
+
+        Examples
+        --------
+        >>> import numpy as np, kseg
+        >>> hist = kseg.ColorHistogram.from_counts([0xFF0000, 0x0000FF, 0xFF0000], [2, 1, 3])
+        >>> hist.keys.tolist(), hist.counts.tolist()
+        ([255, 16711680], [1, 5])
+        """
+        keys = np.asarray(keys)
+        counts = np.asarray(counts)
+        if keys.ndim != 1 or counts.shape != keys.shape:
+            raise ValueError(
+                f"keys and counts must be two 1-D arrays of one length, got shapes "
+                f"{keys.shape} and {counts.shape}."
+            )
+        if keys.size and (
+            not np.issubdtype(keys.dtype, np.integer) or keys.min() < 0 or keys.max() >= _N_KEYS
+        ):
+            raise ValueError("keys must be whole numbers in 0..2^24 - 1 (R << 16 | G << 8 | B).")
+        if counts.size and (not np.issubdtype(counts.dtype, np.integer) or counts.min() < 1):
+            raise ValueError("counts must be whole numbers of at least 1.")
+        keys, counts = add_counts([(keys, counts)])
+        return _PixelFreeHistogram(keys.astype(np.int64), counts)
+
     @property
     def shape(self) -> tuple[int, int]:
         """(height, width) of the image."""
@@ -156,6 +202,54 @@ class ColorHistogram:
         table[_N_KEYS] = -1
         alpha = None if self.alpha is None else self.alpha[rows][:, cols]
         return _read_only(table[pack_rgb(rgb, alpha)])
+
+
+class _PixelFreeHistogram(ColorHistogram):
+    """Colours and counts without an image (:meth:`ColorHistogram.from_counts`)."""
+
+    _NO_PIXELS = (
+        "This histogram holds colours and counts only (a collection's, from "
+        "ColorHistogram.from_counts), so it has no pixels: there are no labels, images, "
+        "regions or image size to give; segment each image to get those."
+    )
+
+    def __init__(self, keys: np.ndarray, counts: np.ndarray):  # noqa: D107 - see from_counts
+        self.keys = _read_only(keys)
+        self.counts = _read_only(counts)
+        self.colors = _read_only(unpack_keys(keys))
+        self.weights = _read_only(counts.astype(np.float64))
+
+    @property
+    def rgb(self) -> np.ndarray:
+        raise ValueError(self._NO_PIXELS)
+
+    @property
+    def alpha(self) -> np.ndarray | None:
+        raise ValueError(self._NO_PIXELS)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        raise ValueError(self._NO_PIXELS)
+
+
+def add_counts(parts) -> tuple[np.ndarray, np.ndarray]:
+    """The sum of sparse histograms: sorted distinct keys (uint32) and their counts (int64).
+
+    ``parts`` is an iterable of (keys, counts) pairs, each as
+    :meth:`ColorHistogram.from_counts` takes them; the sum never builds a 2^24 table.
+    """
+    parts = list(parts)
+    keys = np.concatenate([np.asarray(k, dtype=np.uint32).reshape(-1) for k, _ in parts] or [[]])
+    counts = np.concatenate([np.asarray(c, dtype=np.int64).reshape(-1) for _, c in parts] or [[]])
+    keys = keys.astype(np.uint32, copy=False)
+    counts = counts.astype(np.int64, copy=False)
+    if keys.size == 0:
+        return keys, counts
+    # Sorted runs (each image's keys come sorted) merge quickly in a stable sort.
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return keys[starts], np.add.reduceat(counts[order], starts)
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,12 +1,14 @@
-"""The command line: ``kseg segment``, ``isolate``, ``superpixels``, ``elbow`` (``python -m kseg``).
+"""The command line: ``kseg segment``, ``palette``, ``isolate``, ``superpixels``, ``elbow``
+(``python -m kseg``).
 
 Exit status: 0 when every file was done, 1 when any file failed (the others are
-still done), 2 for bad usage.
+still done) or the Dask scheduler cannot be reached, 2 for bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -19,21 +21,23 @@ from kseg import (
     ENGINES,
     INITS,
     MAX_K,
+    SUPPORTED_FORMATS,
     ColorHistogram,
     ImageError,
     Segmentation,
+    _batch,
     _jit,
     _memory,
+    _runners,
     elbow,
     export,
     load_image,
     pick_regions,
     region_figures,
-    segment,
-    shrink,
     suggest_k,
     superpixels,
 )
+from kseg._runners import Progress as _Progress
 
 __all__ = ["main"]
 
@@ -62,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except _UsageError as err:
         return _usage_error(args, str(err))
+    except _runners.SchedulerError as err:
+        if err.usage:
+            return _usage_error(args, str(err))
+        print(f"kseg: {err}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         _jit.release()
 
@@ -76,12 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     settings, setting_actions = _segment_settings()
+    batch = _batch_options()
 
     seg = sub.add_parser(
         "segment",
-        parents=[settings],
+        parents=[settings, batch],
         help="segment images into k colours",
-        description="Write each image's segmented PNG (and optionally labels and palette).",
+        description="Write each image's segmented PNG (and optionally labels and palette). "
+        "A folder stands for the images directly inside it.",
     )
     seg.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     seg.add_argument(
@@ -96,6 +107,20 @@ def _parser() -> argparse.ArgumentParser:
     seg.add_argument("-o", "--outdir", type=Path, required=True, metavar="OUTDIR")
     seg.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     seg.set_defaults(run=_run_segment, command_parser=seg, setting_actions=setting_actions)
+
+    pal = sub.add_parser(
+        "palette",
+        parents=[settings, batch],
+        help="one palette for a whole set of images",
+        description="Write one palette JSON for all the images together: the same as "
+        "segmenting a single image holding all their pixels (same seed and options). "
+        "Apply it with: kseg segment IMAGES --init PALETTE.json --max-iter 0. "
+        "A folder stands for the images directly inside it.",
+    )
+    pal.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    pal.add_argument("-o", "--output", type=Path, required=True, metavar="PALETTE.json")
+    pal.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    pal.set_defaults(run=_run_palette, command_parser=pal, setting_actions=setting_actions)
 
     iso = sub.add_parser(
         "isolate",
@@ -243,6 +268,41 @@ def _segment_settings() -> tuple[argparse.ArgumentParser, dict[str, argparse.Act
     return options, actions
 
 
+def _batch_options() -> argparse.ArgumentParser:
+    """How ``segment`` and ``palette`` run their files: processes, a cluster, a summary."""
+    options = argparse.ArgumentParser(add_help=False)
+    add = options.add_argument
+    add(
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="files at once: this process and N - 1 worker processes (default: the number "
+        f"of cores, {os.cpu_count() or 1} here); 1 runs them one after another",
+    )
+    add(
+        "--summary",
+        type=Path,
+        metavar="FILE.csv|FILE.jsonl",
+        help="also write one row per image: file, status (done, skipped or failed), width, "
+        "height, k, compactness, palette hex colours and shares, seconds, error",
+    )
+    add(
+        "--skip-existing",
+        action="store_true",
+        help="skip the images whose output files all exist already (resumes a batch)",
+    )
+    add(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run each file as a task on this Dask cluster (pip install 'kseg[dask]'); the "
+        "workers open the images and write the outputs by path, so those paths must be "
+        "visible to them under the same names",
+    )
+    return options
+
+
 def _settings_from(path: Path, actions: dict[str, argparse.Action]) -> dict[str, object]:
     """A run parameters file's settings as option defaults, checked as the options are."""
     try:
@@ -296,53 +356,98 @@ def _checked_init(args):
     return init
 
 
+def _options(args, init) -> dict[str, object]:
+    """The segmentation settings of ``args`` as plain values (they travel to workers)."""
+    names = ("k", "attempts", "max_iter", "eps", "criteria", "color_space", "seed", "engine")
+    names += ("max_side", "regions", "region_compactness", "region_max_iter")
+    names += ("region_color_space", "min_region")
+    return {"init": init, **{name: getattr(args, name) for name in names}}
+
+
 def _segmentation(args, image, init) -> tuple[Segmentation, tuple[str, ...]]:
     """``segment`` of ``image`` with the command's settings, and its notes."""
-    # The same pixels as the page's Superpixels tab at its working size.
-    image = shrink(image, args.max_side) if args.max_side else image
-    regions = None
-    if args.regions:
-        regions = superpixels(
-            image,
-            args.regions,
-            compactness=args.region_compactness,
-            max_iter=args.region_max_iter,
-            color_space=args.region_color_space,
-        )
-    seg = segment(
-        image,
-        args.k,
-        init=init,
-        attempts=args.attempts,
-        max_iter=args.max_iter,
-        eps=args.eps,
-        criteria=args.criteria,
-        color_space=args.color_space,
-        seed=args.seed,
-        engine=args.engine,
-        regions=regions,
-        max_side=args.max_side,
-        min_region=args.min_region,
-    )
-    return seg, (*(regions.warnings if regions else ()), *seg.warnings)
+    return _batch.segmentation(_options(args, init), image)
 
 
 def _run_segment(args) -> int:
     init = _checked_init(args)
+    summary = _open_summary(args)
+    outdir = args.outdir
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        print(f"kseg: cannot create the output folder {outdir}: {err.strerror}.", file=sys.stderr)
+        return EXIT_FAILED
+    options = _options(args, init)
+    inputs = _inputs(args.images)
+    taken: set[str] = set()
+    jobs: list[_batch.Job | dict] = []
+    for path, problem in inputs:
+        if problem is not None:
+            jobs.append(_batch.failed_row(str(path), problem, 0.0))
+            continue
+        job = _batch.Job(
+            path=str(path),
+            source=str(path.absolute()),
+            stem=_unique_stem(path, taken),
+            outdir=str(outdir.absolute()),
+            options=options,
+            labels=args.labels,
+            palette=args.palette,
+        )
+        if args.skip_existing and all((outdir / name).exists() for name in job.outputs()):
+            jobs.append(_batch.skipped_row(job.path))
+        else:
+            jobs.append(job)
+    with summary:
+        rows = _run_jobs(args, _batch.segment_file, jobs, summary)
+    return _exit_status(args, rows)
 
-    def write(path: Path, stem: str) -> tuple[str, ...]:
-        loaded = load_image(path)
-        seg, notes = _segmentation(args, loaded, init)
-        (args.outdir / f"{stem}.segmented.png").write_bytes(export.segmented_png(seg))
-        if args.labels:
-            (args.outdir / f"{stem}.labels.png").write_bytes(export.label_map_png(seg))
-        if args.palette:
-            (args.outdir / f"{stem}.palette.json").write_text(
-                export.palette_json(seg), encoding="utf-8"
-            )
-        return (*loaded.notes, *notes)
 
-    return _for_each_file(args, write)
+def _run_palette(args) -> int:
+    """One palette for every image: their histograms summed, then k-means once."""
+    if args.regions:
+        raise _UsageError(
+            "--regions: a collection palette clusters colours, not the regions of one image."
+        )
+    if args.min_region:
+        raise _UsageError(
+            "--min-region: it merges regions of one image's pixels, and a collection palette "
+            "has none; leave it out (it does not change the colours)."
+        )
+    if args.engine != "histogram":
+        raise _UsageError("--engine: a collection palette needs the histogram engine.")
+    init = _checked_init(args)
+    output = args.output
+    summary = _open_summary(args)
+    if args.skip_existing and output.exists():
+        if not args.quiet:
+            print(f"kseg: {output}: skipped, it exists already.", file=sys.stderr)
+        with summary:
+            summary.write(_batch.skipped_row(str(output)))
+        return EXIT_OK
+    options = _options(args, init)
+    jobs: list[_batch.Job | dict] = []
+    for path, problem in _inputs(args.images):
+        if problem is not None:
+            jobs.append(_batch.failed_row(str(path), problem, 0.0))
+        else:
+            jobs.append(_batch.Job(str(path), str(path.absolute()), path.stem, "", options))
+    with summary:
+        text, rows = _runners.run_palette(args, jobs, options, str(output), _printer(args, summary))
+        if text is not None:
+            try:
+                output.parent.mkdir(parents=True, exist_ok=True)
+                _batch.write_files(output.parent, {output.name: text.encode()})
+            except OSError as err:
+                rows[-1] = _batch.failed_row(str(output), _reason(err), 0.0)
+                print(f"kseg: {output}: {_reason(err)}", file=sys.stderr)
+        if not args.quiet:
+            for note in rows[-1].get("notes", ()):
+                print(f"kseg: {output}: {note}", file=sys.stderr)
+        summary.write(rows[-1])
+    status = _exit_status(args, rows[:-1])
+    return EXIT_FAILED if rows[-1]["status"] == "failed" else status
 
 
 def _run_isolate(args) -> int:
@@ -465,6 +570,78 @@ def _for_each_file(args, write) -> int:
     return EXIT_OK
 
 
+def _inputs(paths: list[Path]) -> list[tuple[Path, str | None]]:
+    """Each image to do, with None, or a path that gives none with the reason.
+
+    A folder stands for the image files directly inside it, by name; a folder with
+    none is one failure. Other paths are left for the decoder (and, on a cluster,
+    for the workers, which may see files this machine does not).
+    """
+    found: list[tuple[Path, str | None]] = []
+    for path in paths:
+        if not path.is_dir():
+            found.append((path, None))
+            continue
+        try:
+            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+        except OSError as err:
+            found.append((path, _reason(err)))
+            continue
+        inside = [p for p in inside if p.is_file()]
+        if not inside:
+            found.append(
+                (path, f"a folder with no images in it ({', '.join(SUPPORTED_FORMATS)} files).")
+            )
+        found.extend((p, None) for p in inside)
+    return found
+
+
+_IMAGE_SUFFIXES = frozenset(
+    (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".dib", ".tif", ".tiff", ".gif")
+)
+
+
+def _run_jobs(args, task, jobs, summary) -> list[dict]:
+    """Run ``task`` on every Job (rows already made pass through); the rows in input order."""
+    return _runners.run(args, task, jobs, _printer(args, summary))
+
+
+def _printer(args, summary):
+    """What to do with each file's row, in input order: its lines, then its summary row."""
+
+    def emit(row: dict) -> None:
+        if row["status"] == "failed":
+            _runners.message(f"kseg: {row['file']}: {row['error']}")
+        elif row["status"] == "skipped":
+            if not args.quiet:
+                _runners.message(f"kseg: {row['file']}: skipped, its outputs exist already.")
+        elif not args.quiet:
+            for note in row.get("notes", ()):
+                _runners.message(f"kseg: {row['file']}: {note}")
+        summary.write(row)
+
+    return emit
+
+
+def _exit_status(args, rows: list[dict]) -> int:
+    failed = sum(row["status"] == "failed" for row in rows)
+    if failed:
+        print(f"kseg: {failed} of {len(rows)} files failed.", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _open_summary(args) -> _runners.Summary:
+    """The ``--summary`` writer (one that writes nothing without it); _UsageError if bad."""
+    path = args.summary
+    if path is not None and path.suffix.lower() not in (".csv", ".jsonl"):
+        raise _UsageError("--summary: the file's name must end in .csv or .jsonl.")
+    try:
+        return _runners.Summary(path)
+    except OSError as err:
+        raise _UsageError(f"--summary: cannot write {path}: {_reason(err)}") from None
+
+
 def _run_elbow(args) -> int:
     try:
         hist = ColorHistogram.from_image(load_image(args.image))
@@ -484,39 +661,6 @@ def _run_elbow(args) -> int:
     if hist.n_colors < max(ks):
         print(f"(the image has only {hist.n_colors} distinct colours)")
     return EXIT_OK
-
-
-class _Progress:
-    """A one-line progress bar on stderr; messages print above it."""
-
-    def __init__(self, total: int, *, enabled: bool):
-        self.total, self.done = total, 0
-        self.enabled = enabled and sys.stderr.isatty()  # no control codes in logs
-        self._draw()
-
-    def advance(self):
-        self.done += 1
-        self._draw()
-
-    def message(self, text: str):
-        if self.enabled:
-            sys.stderr.write("\r\033[K")
-        print(text, file=sys.stderr)
-        self._draw()
-
-    def close(self):
-        if self.enabled:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-    def _draw(self):
-        if not self.enabled:
-            return
-        width = 30
-        filled = width * self.done // max(self.total, 1)
-        bar = "#" * filled + "-" * (width - filled)
-        sys.stderr.write(f"\r[{bar}] {self.done}/{self.total}")
-        sys.stderr.flush()
 
 
 def _unique_stem(path: Path, taken: set[str]) -> str:
