@@ -360,6 +360,20 @@ def downloads_ui(
          lambda: export.params_json(seg, source_name=source_name, params_name=params_name),
          "Everything needed to reproduce this result, with the command line."),
     ]  # fmt: skip
+    download_buttons(files, key_prefix)
+    st.subheader("The same on the command line")
+    command = export.cli_command(seg.params, source_name=source_name, params_name=params_name)
+    st.code(command, language="bash", wrap_lines=True)
+    if not isinstance(seg.params["init"], str):
+        st.caption(
+            f"The starting colours come from the Run parameters file: save it as "
+            f"{params_name} beside the photo, then run this command."
+        )
+
+
+def download_buttons(files, key_prefix: str = "") -> None:
+    """One download button per (key, label, file name, mime, data, help) row; ``data``
+    may be a callable, made only on the click (no rerun: ``on_click="ignore"``)."""
     for key, label, file_name, mime, data, help_text in files:
         st.download_button(
             label,
@@ -370,12 +384,4 @@ def downloads_ui(
             on_click="ignore",
             icon=":material/download:",
             help=help_text,
-        )
-    st.subheader("The same on the command line")
-    command = export.cli_command(seg.params, source_name=source_name, params_name=params_name)
-    st.code(command, language="bash", wrap_lines=True)
-    if not isinstance(seg.params["init"], str):
-        st.caption(
-            f"The starting colours come from the Run parameters file: save it as "
-            f"{params_name} beside the photo, then run this command."
         )

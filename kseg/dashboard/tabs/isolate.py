@@ -28,7 +28,7 @@ from kseg.dashboard.state import (
     View,
 )
 from kseg.dashboard.text import percent, plain
-from kseg.dashboard.widgets import isolate_ui
+from kseg.dashboard.widgets import download_buttons, isolate_ui
 
 Point = tuple[int, int]
 
@@ -237,17 +237,7 @@ def files_ui(view: View, picked: Picked) -> bool:
          "The regions' figures and pick points, with the run's settings."),
     ]  # fmt: skip
     with st.container(horizontal=True, wrap=True, key="pick_files"):
-        for key, label, file_name, mime, data, help_text in files:
-            st.download_button(
-                label,
-                data=data,
-                file_name=file_name,
-                mime=mime,
-                key=key,
-                on_click="ignore",
-                icon=":material/download:",
-                help=help_text,
-            )
+        download_buttons(files)
     return full
 
 
