@@ -14,7 +14,7 @@ The photos are photo-like JPEGs built from the bundled samples (upscaled, mild n
 in a temporary folder and never committed; the outputs of every mode are checked to
 be the same bytes.
 
-    python benchmarks/bench_batch.py             # ~6 minutes on 2 cores (12 and 48 photos)
+    python benchmarks/bench_batch.py             # ~10 minutes on 2 cores (12, 48, 96 photos)
     python benchmarks/bench_batch.py --quick     # smoke run on small photos, ~30 s
 """
 
@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     same = True
     ratios = {}
+    medians: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="kseg-bench-batch-") as tmp:
         folder = Path(tmp)
         made = folder / "made"
@@ -80,10 +81,12 @@ def main(argv: list[str] | None = None) -> int:
                 times, cpus, outputs = _measure(photos, folder, modes, repeats)
                 same = same and all(files == outputs["--jobs 1"] for files in outputs.values())
                 ratios[n_photos] = _table(n_photos, times, cpus)
+                medians[n_photos] = {mode: statistics.median(t) for mode, t in times.items()}
         finally:
             if cluster is not None:
                 cluster.stop()
     print(f"\n- load average at the end: {load_average()}")
+    _print_marginal(medians)
     print(f"Same output bytes in every mode: {'yes' if same else 'NO'}")
     for n_photos, (ratio, best) in ratios.items():
         verdict = "PASS" if ratio >= TARGET else "FAIL"
@@ -123,6 +126,27 @@ def _table(n_photos: int, times, cpus) -> tuple[float, float]:
         )
     ratio = base / statistics.median(times["--jobs 2"])
     return ratio, min(times["--jobs 1"]) / min(times["--jobs 2"])
+
+
+def _print_marginal(medians: dict[int, dict[str, float]]) -> None:
+    """Seconds per photo beyond the smallest batch (start-up left out): the rate a long
+    batch tends to, from the medians of the smallest and the largest batch."""
+    if len(medians) < 2:
+        return
+    small, large = min(medians), max(medians)
+    per_photo = {
+        mode: (medians[large][mode] - medians[small][mode]) / (large - small)
+        for mode in medians[large]
+    }
+    base = per_photo["--jobs 1"]
+    start = medians[small]["--jobs 1"] - small * base
+    print(
+        f"- each photo beyond the first {small} (medians, {small} and {large} photos): "
+        + "; ".join(
+            f"{mode} {seconds:.3f} s ({base / seconds:.2f}x)" for mode, seconds in per_photo.items()
+        )
+        + f"; the start-up left over in --jobs 1: {start:.2f} s"
+    )
 
 
 def _run(photos: Path, out: Path, extra: list[str]) -> tuple[float, float, dict[str, bytes]]:
@@ -239,7 +263,7 @@ def _parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small photos, one run each")
     parser.add_argument(
-        "--photos", type=int, nargs="+", default=[12, 48], help="batch sizes (default 12 48)"
+        "--photos", type=int, nargs="+", default=[12, 48, 96], help="batch sizes (default 12 48 96)"
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-dask", action="store_true", help="leave the Dask cluster out")

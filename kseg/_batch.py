@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from kseg import _jit, _memory, export
+from kseg import _cores, _jit, _memory, export
 from kseg._errors import ImageError
 from kseg._histogram import ColorHistogram, add_counts
 from kseg._io import load_image
@@ -91,21 +91,19 @@ class FileHistogram:
     counts: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
 
-def init_worker(cv2_threads: int | None = None) -> None:
+def init_worker(threads: int | None = None) -> None:
     """Set up a worker process of the local pool.
 
     Small pages as the command line has them; the numba warm-up is held back for
     good, because the command line's own process starts it (once, not once per
     worker) after the first photo; the workers switch to the compiled kernels as
-    soon as the warm-up's markers appear. ``cv2_threads``: OpenCV's threads in this
-    worker (its share of the cores, so N workers do not each start a thread per core).
+    soon as the warm-up's markers appear. ``threads``: the cores this worker's
+    threads may use (its share, so N workers do not each start a thread per core).
     """
     _memory.use_small_pages()
     _jit.defer()
-    if cv2_threads is not None:
-        import cv2
-
-        cv2.setNumThreads(cv2_threads)
+    if threads is not None:
+        _cores.limit(threads)
 
 
 def ping() -> bool:

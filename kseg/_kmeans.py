@@ -10,19 +10,19 @@ every point still ends each iteration at its nearest centre.
 from __future__ import annotations
 
 import math
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
+from kseg import _cores
 from kseg._kernels import kmeans_plusplus, lloyd
 from kseg._validation import check_criteria, check_init, check_int
 
 __all__ = ["KMeansResult", "kmeans", "run_attempts", "run_parallel"]
 
-_WORKERS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+_MAX_WORKERS = 4  # attempts run at once at most
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,13 +175,19 @@ _POOL_LOCK = threading.Lock()
 def run_parallel(func, items) -> list:
     """``[func(item) for item in items]`` on a small shared thread pool, in order."""
     items = list(items)
-    if len(items) < 2 or _WORKERS < 2:
+    workers = min(_MAX_WORKERS, _cores.available())
+    if len(items) < 2 or workers < 2:
         return [func(item) for item in items]
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="kseg")
-    return list(_POOL.map(func, items))
+            _POOL = ThreadPoolExecutor(max_workers=_MAX_WORKERS, thread_name_prefix="kseg")
+    if workers >= len(items):
+        return list(_POOL.map(func, items))
+    # Fewer threads than items: ``workers`` chains, each running its items in turn.
+    chains = [items[i::workers] for i in range(workers)]
+    done = list(_POOL.map(lambda chain: [func(item) for item in chain], chains))
+    return [done[i % workers][i // workers] for i in range(len(items))]
 
 
 def _check_points(points, weights) -> tuple[np.ndarray, np.ndarray]:

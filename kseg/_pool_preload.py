@@ -9,11 +9,7 @@ command line's own process starts it once, for all the workers).
 
 from __future__ import annotations
 
-from kseg import _batch, _jit
+from kseg import _batch, _runners
 
 _batch.init_worker()
-for _group in ("counting", "lloyd"):
-    try:
-        _jit.kernels(_group)  # loads the compiled group when its marker is there
-    except Exception:  # noqa: BLE001 - a broken cache: the worker finds out for itself
-        pass
+_runners.preload()

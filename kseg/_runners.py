@@ -14,15 +14,25 @@ import multiprocessing
 import os
 import sys
 import threading
+import warnings
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
-from kseg import _batch, _jit
+from kseg import _batch, _cores, _jit
 
-__all__ = ["Progress", "SchedulerError", "Summary", "message", "run", "run_palette"]
+__all__ = [
+    "PRELOAD",
+    "Progress",
+    "SchedulerError",
+    "Summary",
+    "message",
+    "preload",
+    "run",
+    "run_palette",
+]
 
 # Sparse histograms summed at once in a step of the reduction.
 FAN_IN = 8
@@ -112,17 +122,12 @@ def _pool_results(task, todo, processes: int, failed):
 
     The pool is kept fed from the front of the list (at most two files waiting per
     worker) and this process takes files from the back meanwhile, so no core idles
-    while the workers start (about a second each: imports, the compiled kernels).
+    while the workers start.
     """
     workers = processes - 1
     threads = max(1, (os.cpu_count() or 1) // processes)
-    pool = ProcessPoolExecutor(
-        workers, mp_context=_context(), initializer=_batch.init_worker, initargs=(threads,)
-    )
-    # Starting the workers blocks (the forkserver imports kseg and loads the kernels
-    # first, a second or two): a thread waits for that while this process works.
-    started = threading.Event()
-    threading.Thread(target=_start_workers, args=(pool, started), daemon=True).start()
+    pool, started = _start_pool(workers, threads)
+    share = _cores.limit(threads)  # this process too is one of ``processes``
     pending = deque(todo)
     running: dict = {}
     released = broken = False
@@ -151,6 +156,53 @@ def _pool_results(task, todo, processes: int, failed):
                 released = True
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        _cores.limit(share)
+
+
+def _start_pool(workers: int, threads: int) -> tuple[ProcessPoolExecutor, threading.Event]:
+    """The pool, and an event set once its workers are up.
+
+    Where this process has no other Python thread yet (the usual case: nothing has
+    been read), the workers are forked from it at once, with kseg imported and the
+    kernels loaded, in a few milliseconds and without a second of a core each spent
+    importing (on 12 photos that second is a tenth of the batch). Else they fork from
+    a forkserver that imports kseg itself, and a thread waits for that (a second or
+    two) while this process works.
+    """
+    started = threading.Event()
+    initargs = (threads,)
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        preload()
+        context = multiprocessing.get_context("fork")
+        pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_batch.init_worker, initargs=initargs
+        )
+        with warnings.catch_warnings():
+            # Python 3.12 warns of any thread, OpenBLAS's too; the forkserver forks
+            # with the very same ones (its preload imports the same modules).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pool.submit(_batch.ping)  # forks every worker now, before the pool's thread
+        started.set()
+        return pool, started
+    pool = ProcessPoolExecutor(
+        workers, mp_context=_forkserver(), initializer=_batch.init_worker, initargs=initargs
+    )
+    threading.Thread(target=_start_workers, args=(pool, started), daemon=True).start()
+    return pool, started
+
+
+# The kernel groups every segmentation uses, loaded before the workers fork.
+PRELOAD = ("counting", "lloyd")
+
+
+def preload() -> None:
+    """Load the compiled kernels of :data:`PRELOAD` where numba's cache has them
+    (groups not compiled yet stay on their numpy twins), before workers fork."""
+    for group in PRELOAD:
+        try:
+            _jit.kernels(group)  # loads the compiled group when its marker is there
+        except Exception:  # noqa: BLE001 - a broken cache: the worker finds out for itself
+            pass
 
 
 def _start_workers(pool: ProcessPoolExecutor, started: threading.Event) -> None:
@@ -171,9 +223,9 @@ def _pool_result(future, job, failed):
         return failed(job.path, _batch.unexpected(err), 0.0)
 
 
-def _context():
+def _forkserver():
     """forkserver where there is one (workers fork from a process that imported kseg
-    once, with no threads), else spawn; never a plain fork of this process."""
+    once, with no threads of ours), else spawn."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["kseg._pool_preload"])

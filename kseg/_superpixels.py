@@ -12,7 +12,6 @@ in parallel threads and packs the result.
 from __future__ import annotations
 
 import math
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -21,7 +20,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from kseg import _jit
+from kseg import _cores, _jit
 from kseg._errors import ImageError
 from kseg._validation import as_rgb_alpha, check_choice, check_int, check_number
 
@@ -305,10 +304,7 @@ def _strips(height: int) -> list[tuple[int, int]]:
 
 def _n_workers() -> int:
     """Threads to run strips on: the cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    return _cores.available()
 
 
 def _run(pool: ThreadPoolExecutor | None, kernel, calls: list[tuple]) -> None:
