@@ -142,12 +142,12 @@ def _add(sums, k, s0, s1, s2, sy, sx, count):  # pragma: no cover - compiled
     sums[k, 5] += count
 
 
-@njit(**_FLAGS, fastmath={"reassoc", "nsz"})
+@njit(**_FLAGS)
 def _masked_sums(labels, k, v0, v1, v2, xs):  # pragma: no cover - compiled
     """Sums of v0, v1, v2 and xs, and the count, where ``labels == k``.
 
-    float32 partial sums (a window row is at most one image row long);
-    reassociated so that they vectorise.
+    float32 partial sums (a window row is at most one image row long), added in
+    order: never reassociated, so no machine's vector width changes a bit of them.
     """
     zero = np.float32(0.0)
     s0 = s1 = s2 = sx = n = zero

@@ -8,13 +8,11 @@ background, so they must give exactly what the compiled kernels give
   dtypes (float32 distances and partial sums, float64 totals);
 - ties go the same way: a centre takes a pixel only when strictly closer than every
   centre before it in ``by_row`` order;
-- ``_masked_sums`` is compiled with ``fastmath={"reassoc"}``, and LLVM vectorises it
-  into 8 float32 lanes (AVX2; one vector of accumulators, lane ``j`` summing elements
-  ``j, j + 8, ...`` of the first ``n & ~7``), folds the lanes as ``(4 + 4) -> (2 + 2)
-  -> (1 + 1)`` and adds the remaining elements one by one. :func:`_window_sums` does the
-  same, with ``np.add.at`` (which adds in index order, one addition after another). A
-  machine whose vectors are wider (AVX-512 with 512-bit vectors preferred) would need
-  ``_LANES`` changed to match; the tests would say so.
+- ``_masked_sums`` adds a window row's float32 values in column order, never
+  reassociated (an earlier ``fastmath={"reassoc"}`` let LLVM split the sums into as
+  many lanes as the machine's vectors hold, so AVX2 and AVX-512 machines disagreed in
+  the last bits); :func:`_window_sums` does the same with ``np.add.at``, which adds
+  in index order, one addition after another.
 
 The distance loops become numpy operations on each centre's 2S x 2S window; the
 window sums visit each pixel once; the run-based union-find of
@@ -27,9 +25,6 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["warm"]
-
-# Float32 lanes of the compiled _masked_sums' vector loop (see the module docstring).
-_LANES = 8
 
 
 def warm() -> None:
@@ -117,19 +112,16 @@ def _assign_strip(
         np.copyto(label_rows, np.where(opaque, best_k, np.int32(-1)))
     else:
         np.copyto(label_rows, best_k)
-    events.append(_window_sums(planes, label_rows, covered, r0, pieces, first, stop, x0s, x1s, ids))
+    events.append(_window_sums(planes, label_rows, covered, r0, pieces, first, stop, ids))
     _accumulate(sums, events)
 
 
-def _window_sums(planes, label_rows, covered, r0, pieces, first, stop, x0s, x1s, ids):
+def _window_sums(planes, label_rows, covered, r0, pieces, first, stop, ids):
     """Each live centre's (c0, c1, c2, row, col, count) sums over each row of its window.
 
-    As the compiled ``_masked_sums``, whose float32 sums LLVM vectorises: lane j of
-    8 sums elements j, j + 8, ... of the first ``n & ~7`` of a window row in order,
-    the lanes fold 4 + 4, 2 + 2, 1 + 1, and the last ``n % 8`` elements are then
-    added one by one. A pixel adds only to the window of its own label, so each
-    pixel is visited once: ``np.add.at`` adds in index order, one addition after
-    another, which is each lane's order.
+    As the compiled ``_masked_sums``: float32 sums of a window row's pixels in column
+    order, one addition after another. A pixel adds only to the window of its own
+    label, so each pixel is visited once, and ``np.add.at`` adds in index order.
 
     Returns the additions as one event block for :func:`_accumulate`.
     """
@@ -140,41 +132,20 @@ def _window_sums(planes, label_rows, covered, r0, pieces, first, stop, x0s, x1s,
     rows_of = (stop - first)[pieces]
     n_rec = int(rows_of.sum())
     starts = np.cumsum(rows_of) - rows_of
-    # Per centre: record of row y = y + row0[k]; lanes end at column lanes_end[k].
+    # Per centre: record of row y = y + row0[k].
     row0 = np.full(n_k, n_rec, np.int32)
     row0[ks] = starts - first[pieces]
-    x0 = np.zeros(n_k, np.int32)
-    x0[ks] = x0s[pieces]
-    lanes_end = np.zeros(n_k, np.int32)
-    lanes_end[ks] = x0s[pieces] + ((x1s - x0s)[pieces] & ~(_LANES - 1))
 
     k = np.where(covered, label_rows, np.int32(sink))
     record = row0[k]
     record += np.arange(n_strip, dtype=np.int32)[:, None]
-    columns_i = np.arange(width, dtype=np.int32)
-    in_lanes = columns_i < lanes_end[k]
-    key = columns_i - x0[k]
-    key &= _LANES - 1
-    key += record * _LANES
-    key[~in_lanes] = (n_rec + n_strip) * _LANES  # the tail, and pixels not summed
-    key = key.ravel()
     exact_x = width * width < 2**24  # every partial sum of columns is then exact
     columns = np.broadcast_to(np.arange(width, dtype=np.float32), label_rows.shape)
     channels = [*planes] if exact_x else [*planes, columns]
-    acc = np.zeros((len(channels), (n_rec + n_strip + 1) * _LANES), np.float32)
+    acc = np.zeros((len(channels), n_rec + n_strip), np.float32)
     for channel, values in zip(acc, channels, strict=True):
-        np.add.at(channel, key, values.ravel())
-    lanes = acc[:, : n_rec * _LANES].reshape(len(channels), n_rec, _LANES)
-    width_ = _LANES
-    while width_ > 1:
-        width_ //= 2
-        lanes = lanes[..., width_ : 2 * width_] + lanes[..., :width_]
-    total = np.ascontiguousarray(lanes[..., 0])
-    tail = covered & ~in_lanes
-    if tail.any():
-        ty, tx = np.nonzero(tail)
-        for channel, values in zip(total, channels, strict=True):
-            np.add.at(channel, record[ty, tx], values[ty, tx])
+        np.add.at(channel, record.ravel(), values.ravel())
+    total = acc[:, :n_rec]
     record = record.ravel()
     count = np.bincount(record, minlength=n_rec)[:n_rec].astype(np.float64)
     if exact_x:
