@@ -70,7 +70,25 @@ def slider_input(page: Any, key: str, which: str = "") -> Any:
 
 
 def press(page: Any, key: str, keys: str, which: str = "") -> None:
-    rerun_after(page, lambda: slider_input(page, key, which).press(keys))
+    """Press ``keys`` on a slider and wait for the run it starts.
+
+    A key that lands while the page redraws the slider (the first runs of a fresh
+    server are slow on two shared cores) moves nothing: then it is pressed again.
+    """
+    target = slider_input(page, key, which)
+
+    def act() -> None:
+        before = target.input_value()
+        for _ in range(3):
+            target.press(keys)
+            try:
+                expect(target).not_to_have_value(before, timeout=10_000)
+                return
+            except AssertionError:
+                continue
+        raise AssertionError(f"slider {key} {which}: {keys} pressed 3 times, still {before}")
+
+    rerun_after(page, act)
 
 
 def open_tab(page: Any, name: str) -> None:
