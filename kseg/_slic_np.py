@@ -9,9 +9,9 @@ background, so they must give exactly what the compiled kernels give
 - ties go the same way: a centre takes a pixel only when strictly closer than every
   centre before it in ``by_row`` order;
 - ``_masked_sums`` adds a window row's float32 values in column order, never
-  reassociated (an earlier ``fastmath={"reassoc"}`` let LLVM split the sums into as
-  many lanes as the machine's vectors hold, so AVX2 and AVX-512 machines disagreed in
-  the last bits); :func:`_window_sums` does the same with ``np.add.at``, which adds
+  reassociated (an earlier ``fastmath={"reassoc"}`` let LLVM group the sums as it
+  liked for the machine: 8 lanes on an AVX2 CPU, another order on an AVX-512 one, and
+  the twin disagreed there in the last bits); :func:`_window_sums` does the same with ``np.add.at``, which adds
   in index order, one addition after another.
 
 The distance loops become numpy operations on each centre's 2S x 2S window; the
