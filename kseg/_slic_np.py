@@ -11,8 +11,8 @@ background, so they must give exactly what the compiled kernels give
 - ``_masked_sums`` adds a window row's float32 values in column order, never
   reassociated (an earlier ``fastmath={"reassoc"}`` let LLVM group the sums as it
   liked for the machine: 8 lanes on an AVX2 CPU, another order on an AVX-512 one, and
-  the twin disagreed there in the last bits); :func:`_window_sums` does the same with ``np.add.at``, which adds
-  in index order, one addition after another.
+  the twin disagreed there in the last bits); :func:`_window_sums` does the same
+  with ``np.add.at``, which adds in index order, one addition after another.
 
 The distance loops become numpy operations on each centre's 2S x 2S window; the
 window sums visit each pixel once; the run-based union-find of
