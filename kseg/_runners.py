@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import multiprocessing
-import os
 import sys
 import threading
 import warnings
@@ -125,7 +124,7 @@ def _pool_results(task, todo, processes: int, failed):
     while the workers start.
     """
     workers = processes - 1
-    threads = max(1, (os.cpu_count() or 1) // processes)
+    threads = max(1, _cores.available() // processes)
     pool, started = _start_pool(workers, threads)
     share = _cores.limit(threads)  # this process too is one of ``processes``
     pending = deque(todo)
@@ -165,7 +164,7 @@ def _start_pool(workers: int, threads: int) -> tuple[ProcessPoolExecutor, thread
     Where this process has no other Python thread yet (the usual case: nothing has
     been read), the workers are forked from it at once, with kseg imported and the
     kernels loaded, in a few milliseconds and without a second of a core each spent
-    importing (on 12 photos that second is a tenth of the batch). Else they fork from
+    importing and loading them again. Else they fork from
     a forkserver that imports kseg itself, and a thread waits for that (a second or
     two) while this process works.
     """
